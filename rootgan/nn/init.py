@@ -1,0 +1,37 @@
+"""Weight initialisers. Biases start at zero; weights are drawn from the network's one
+seeded generator, layer by layer, so a seed fixes the whole network."""
+
+import numpy as np
+
+from ..errors import LayoutError, did_you_mean
+
+
+def _xavier(rng, shape, fan_in, fan_out, dtype):
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return rng.standard_normal(shape, dtype=dtype) * dtype.type(std)
+
+
+def _xavier_uniform(rng, shape, fan_in, fan_out, dtype):
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+INITIALIZERS = {"XAVIER": _xavier, "XAVIERUNIFORM": _xavier_uniform}
+
+
+def initialize(network, rng, scheme="XAVIERUNIFORM"):
+    """Draw every weight of ``network`` from ``rng`` with ``scheme``; zero every bias."""
+    key = str(scheme).upper()
+    if key not in INITIALIZERS:
+        raise LayoutError(
+            f"unknown weight initialisation {scheme!r}; expected one of "
+            f"{', '.join(INITIALIZERS)}{did_you_mean(scheme, INITIALIZERS)}"
+        )
+    draw = INITIALIZERS[key]
+    for layer in network.layers:
+        if "weight" not in layer.params:
+            continue
+        fan_in, fan_out = layer.fans()
+        weight = layer.params["weight"]
+        weight[...] = draw(rng, weight.shape, fan_in, fan_out, weight.dtype)
+        layer.params["bias"][...] = 0

@@ -1,0 +1,466 @@
+"""Layers of the engine.
+
+A layer sees each sample as one flat row: ``forward`` takes ``x (n, prod(input_shape))``
+and returns ``y (n, prod(output_shape))`` in a buffer the layer owns and reuses while the
+batch size and thread count stay the same (the returned array is overwritten by the next
+call: copy it to keep it). ``backward(dy)`` accumulates parameter gradients into the views
+the network bound and returns the input gradient (``None`` when not asked for). Shapes are
+``(features,)`` for flat data and ``(depth, height, width)`` for images, NCHW.
+"""
+
+import numba
+import numpy as np
+
+from ..errors import LayoutError
+from .kernels import activations, conv, dense, pool
+from .kernels.reduce import add_partials
+
+
+# Below this many input channels a shifted GEMM is too thin to beat im2col (measured with
+# benchmarks/bench_gan.py on the benchmark GAN's layers).
+SHIFTED_MIN_CHANNELS = 8
+
+
+def conv_output_size(size, kernel, stride, pad):
+    """Floor-mode output size (PyTorch / Keras convention; TMVA requires exact division)."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+class Layer:
+    """Base class: shape bookkeeping and per-batch buffers."""
+
+    kind = "LAYER"
+
+    def __init__(self):
+        self.input_shape = None
+        self.shape = None
+        self.dtype = None
+        self._buffer_key = None
+        self.params = {}
+        self.grads = {}
+
+    # -- shapes and parameters -------------------------------------------------------
+    def output_shape(self, input_shape):
+        raise NotImplementedError
+
+    def parameter_shapes(self):
+        """``{short name: shape}`` of the trainable arrays (needs ``build``)."""
+        return {}
+
+    def fans(self):
+        """(fan_in, fan_out) for weight initialisation."""
+        return (0, 0)
+
+    def build(self, input_shape, dtype):
+        self.shape = self.output_shape(tuple(input_shape))
+        self.input_shape = tuple(input_shape)
+        self.dtype = np.dtype(dtype)
+
+    def bind(self, params, grads):
+        """Attach parameter and gradient views (slices of the network's flat vectors)."""
+        self.params = params
+        self.grads = grads
+
+    def get_config(self):
+        return {"kind": self.kind}
+
+    @property
+    def input_size(self):
+        return int(np.prod(self.input_shape))
+
+    @property
+    def output_size(self):
+        return int(np.prod(self.shape))
+
+    # -- buffers -----------------------------------------------------------------------
+    def _prepare(self, n):
+        """Allocate buffers for batch size ``n`` unless those of the last call fit."""
+        nchunks = max(1, min(numba.get_num_threads(), n))
+        if self._buffer_key != (n, nchunks):
+            self._allocate(n, nchunks)
+            self._buffer_key = (n, nchunks)
+        return nchunks
+
+    def _allocate(self, n, nchunks):
+        pass
+
+    def _empty(self, *shape):
+        return np.empty(shape, self.dtype)
+
+    # -- computation -------------------------------------------------------------------
+    def forward(self, x, training=True):
+        raise NotImplementedError
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        raise NotImplementedError
+
+
+def _check_positive(kind, **fields):
+    for name, value in fields.items():
+        if value < 1:
+            raise LayoutError(f"{kind} {name} must be a positive integer, got {value}")
+
+
+def _check_image(kind, input_shape):
+    if len(input_shape) != 3:
+        raise LayoutError(
+            f"{kind} needs an image input (depth|height|width) but receives flat data of "
+            f"{input_shape[0]} values; put RESHAPE|d|h|w before it"
+        )
+
+
+class _Activated(Layer):
+    """A layer followed by an activation, fused so only its output is kept."""
+
+    def __init__(self, activation, slope):
+        super().__init__()
+        if activation not in activations.CODES:
+            raise LayoutError(f"unknown activation {activation!r}")
+        self.activation = activation
+        self.act = activations.CODES[activation]
+        self.slope = float(slope)
+
+    def _allocate_common(self, n, nchunks, weight_size, bias_size):
+        self.y = self._empty(n, self.output_size)
+        self.dz = self._empty(n, self.output_size)
+        self.dx = self._empty(n, self.input_size)
+        self.dw_parts = self._empty(nchunks, weight_size)
+        self.db_parts = self._empty(nchunks, bias_size)
+
+    def _reduce(self):
+        add_partials(self.dw_parts, self.grads["weight"].reshape(-1))
+        add_partials(self.db_parts, self.grads["bias"])
+
+
+class Dense(_Activated):
+    kind = "DENSE"
+
+    def __init__(self, width, activation="LINEAR", slope=0.2):
+        super().__init__(activation, slope)
+        _check_positive("DENSE", width=width)
+        self.width = int(width)
+
+    def output_shape(self, input_shape):
+        return (self.width,)
+
+    def parameter_shapes(self):
+        return {"weight": (self.width, self.input_size), "bias": (self.width,)}
+
+    def fans(self):
+        return (self.input_size, self.width)
+
+    def get_config(self):
+        return {"kind": self.kind, "width": self.width, "activation": self.activation}
+
+    def _allocate(self, n, nchunks):
+        self._allocate_common(n, nchunks, self.width * self.input_size, self.width)
+
+    def forward(self, x, training=True):
+        nchunks = self._prepare(x.shape[0])
+        self.x = x
+        dense.dense_forward(x, self.params["weight"], self.params["bias"], self.y, nchunks,
+                            self.act, self.slope)
+        return self.y
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        dense.dense_backward(self.x, self.params["weight"], self.y, dy, self.dz, self.dx,
+                             self.dw_parts, self.db_parts, self.act, self.slope, need_dx,
+                             need_dw)
+        if need_dw:
+            self._reduce()
+        return self.dx if need_dx else None
+
+
+class Conv2D(_Activated):
+    kind = "CONV"
+
+    def __init__(self, filters, kernel, stride=(1, 1), padding=(0, 0), activation="LINEAR",
+                 slope=0.2):
+        super().__init__(activation, slope)
+        self.filters = int(filters)
+        self.kernel = tuple(int(k) for k in kernel)
+        self.stride = tuple(int(s) for s in stride)
+        self.padding = tuple(int(p) for p in padding)
+        _check_positive(self.kind, filters=self.filters, filter_height=self.kernel[0],
+                        filter_width=self.kernel[1], stride_rows=self.stride[0],
+                        stride_cols=self.stride[1])
+        if min(self.padding) < 0:
+            raise LayoutError(f"{self.kind} padding must be >= 0, got {self.padding}")
+
+    def output_shape(self, input_shape):
+        _check_image(self.kind, input_shape)
+        _, h, w = input_shape
+        out = (self.filters,
+               conv_output_size(h, self.kernel[0], self.stride[0], self.padding[0]),
+               conv_output_size(w, self.kernel[1], self.stride[1], self.padding[1]))
+        if min(out[1:]) < 1:
+            raise LayoutError(
+                f"{self.kind} output would be {out[1]}x{out[2]} from a {h}x{w} input "
+                f"(filter {self.kernel[0]}x{self.kernel[1]}, stride {self.stride}, padding "
+                f"{self.padding}); use a smaller filter or more padding"
+            )
+        return out
+
+    @property
+    def _geometry(self):
+        return self.kernel + self.stride + self.padding
+
+    def parameter_shapes(self):
+        c_in = self.input_shape[0]
+        return {"weight": (self.filters, c_in) + self.kernel, "bias": (self.filters,)}
+
+    def fans(self):
+        area = self.kernel[0] * self.kernel[1]
+        return (self.input_shape[0] * area, self.filters * area)
+
+    def get_config(self):
+        return {"kind": self.kind, "filters": self.filters, "kernel": self.kernel,
+                "stride": self.stride, "padding": self.padding, "activation": self.activation}
+
+    @property
+    def shifted(self):
+        """Stride-1 convolutions with enough input channels run as shifted GEMMs (no
+        im2col); the others, and few-channel inputs whose shifted GEMMs would be too
+        thin, use im2col."""
+        return self.stride == (1, 1) and self.input_shape[0] >= SHIFTED_MIN_CHANNELS
+
+    def _allocate(self, n, nchunks):
+        c_in, h, w = self.input_shape
+        kh, kw = self.kernel
+        self._allocate_common(n, nchunks, self.filters * c_in * kh * kw, self.filters)
+        if self.shifted:
+            hp, wp = h + 2 * self.padding[0], w + 2 * self.padding[1]
+            length = (self.shape[1] - 1) * wp + self.shape[2]
+            self.kernel_major = self._empty(kh * kw, self.filters, c_in)
+            self.padded = self._empty(nchunks, c_in * hp * wp)
+            self.padded_grad = self._empty(nchunks, c_in * hp * wp)
+            self.extended = self._empty(nchunks, self.filters * length)
+        else:
+            size = c_in * kh * kw * self.shape[1] * self.shape[2]
+            self.cols = self._empty(nchunks, size)
+            self.dcols = self._empty(nchunks, size)
+
+    def forward(self, x, training=True):
+        self._prepare(x.shape[0])
+        self.x = x
+        c, h, w = self.input_shape
+        weight = self.params["weight"]
+        if self.shifted:
+            # (c_out, c_in, kh, kw) -> (kh*kw, c_out, c_in): one contiguous matrix per tap
+            np.copyto(self.kernel_major,
+                      weight.transpose(2, 3, 0, 1).reshape(self.kernel_major.shape))
+            conv.conv2d_shifted_forward(x, self.kernel_major, self.params["bias"], self.y,
+                                        self.padded, self.extended, c, h, w, *self.kernel,
+                                        *self.padding, self.shape[1], self.shape[2],
+                                        self.act, self.slope)
+        else:
+            conv.conv2d_forward(x, weight, self.params["bias"], self.y, self.cols, c, h, w,
+                                *self._geometry, self.shape[1], self.shape[2], self.act,
+                                self.slope)
+        return self.y
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        c, h, w = self.input_shape
+        if not self.shifted:
+            conv.conv2d_backward(self.x, self.params["weight"], self.y, dy, self.dz, self.dx,
+                                 self.dw_parts, self.db_parts, self.cols, self.dcols, c, h, w,
+                                 *self._geometry, self.shape[1], self.shape[2], self.act,
+                                 self.slope, need_dx, need_dw)
+            if need_dw:
+                self._reduce()
+            return self.dx if need_dx else None
+        conv.conv2d_shifted_backward(self.x, self.kernel_major, self.y, dy, self.dz, self.dx,
+                                     self.dw_parts, self.db_parts, self.padded,
+                                     self.padded_grad, self.extended, c, h, w, *self.kernel,
+                                     *self.padding, self.shape[1], self.shape[2], self.act,
+                                     self.slope, need_dx, need_dw)
+        if need_dw:
+            taps = self.kernel[0] * self.kernel[1]
+            conv.add_kernel_major_partials(self.dw_parts, self.filters, c, taps,
+                                           self.grads["weight"].reshape(-1))
+            add_partials(self.db_parts, self.grads["bias"])
+        return self.dx if need_dx else None
+
+
+class TransposedConv2D(Conv2D):
+    """The adjoint of Conv2D: output size ``(in - 1)*stride - 2*pad + filter + outPad``."""
+
+    kind = "TRANSCONV"
+
+    def __init__(self, filters, kernel, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                 activation="LINEAR", slope=0.2):
+        super().__init__(filters, kernel, stride, padding, activation, slope)
+        self.output_padding = tuple(int(p) for p in output_padding)
+        for axis, (op, s) in enumerate(zip(self.output_padding, self.stride)):
+            if not 0 <= op < s:
+                raise LayoutError(
+                    f"TRANSCONV output padding must be >= 0 and smaller than the stride, got "
+                    f"{op} with stride {s} along {('rows', 'columns')[axis]}"
+                )
+
+    def output_shape(self, input_shape):
+        _check_image(self.kind, input_shape)
+        _, h, w = input_shape
+        out = (self.filters,
+               (h - 1) * self.stride[0] - 2 * self.padding[0] + self.kernel[0]
+               + self.output_padding[0],
+               (w - 1) * self.stride[1] - 2 * self.padding[1] + self.kernel[1]
+               + self.output_padding[1])
+        if min(out[1:]) < 1:
+            raise LayoutError(
+                f"TRANSCONV output would be {out[1]}x{out[2]} from a {h}x{w} input "
+                f"(filter {self.kernel}, stride {self.stride}, padding {self.padding}); "
+                f"use less padding or a larger filter"
+            )
+        return out
+
+    def parameter_shapes(self):
+        c_in = self.input_shape[0]
+        return {"weight": (c_in, self.filters) + self.kernel, "bias": (self.filters,)}
+
+    def fans(self):
+        # PyTorch's convention for transposed convolutions (weight dim 1 is fan-in)
+        area = self.kernel[0] * self.kernel[1]
+        return (self.filters * area, self.input_shape[0] * area)
+
+    def get_config(self):
+        config = super().get_config()
+        config["output_padding"] = self.output_padding
+        return config
+
+    def _allocate(self, n, nchunks):
+        k = self.filters * self.kernel[0] * self.kernel[1]
+        positions = self.input_shape[1] * self.input_shape[2]
+        self._allocate_common(n, nchunks, self.input_shape[0] * k, self.filters)
+        self.cols = self._empty(nchunks, k * positions)
+
+    def forward(self, x, training=True):
+        self._prepare(x.shape[0])
+        self.x = x
+        c, h, w = self.input_shape
+        conv.transconv2d_forward(x, self.params["weight"], self.params["bias"], self.y,
+                                 self.cols, c, h, w, *self._geometry, self.shape[1],
+                                 self.shape[2], self.act, self.slope)
+        return self.y
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        c, h, w = self.input_shape
+        conv.transconv2d_backward(self.x, self.params["weight"], self.y, dy, self.dz, self.dx,
+                                  self.dw_parts, self.db_parts, self.cols, c, h, w,
+                                  *self._geometry, self.shape[1], self.shape[2], self.act,
+                                  self.slope, need_dx, need_dw)
+        if need_dw:
+            self._reduce()
+        return self.dx if need_dx else None
+
+
+class MaxPool2D(Layer):
+    kind = "MAXPOOL"
+
+    def __init__(self, kernel, stride):
+        super().__init__()
+        self.kernel = tuple(int(k) for k in kernel)
+        self.stride = tuple(int(s) for s in stride)
+        _check_positive(self.kind, filter_height=self.kernel[0], filter_width=self.kernel[1],
+                        stride_rows=self.stride[0], stride_cols=self.stride[1])
+
+    def output_shape(self, input_shape):
+        _check_image(self.kind, input_shape)
+        c, h, w = input_shape
+        out = (c, conv_output_size(h, self.kernel[0], self.stride[0], 0),
+               conv_output_size(w, self.kernel[1], self.stride[1], 0))
+        if min(out[1:]) < 1:
+            raise LayoutError(
+                f"MAXPOOL window {self.kernel[0]}x{self.kernel[1]} does not fit a {h}x{w} input"
+            )
+        return out
+
+    def get_config(self):
+        return {"kind": self.kind, "kernel": self.kernel, "stride": self.stride}
+
+    def _allocate(self, n, nchunks):
+        self.y = self._empty(n, self.output_size)
+        self.argmax = np.empty((n, self.output_size), np.int32)
+        self.dx = self._empty(n, self.input_size)
+
+    def forward(self, x, training=True):
+        self._prepare(x.shape[0])
+        c, h, w = self.input_shape
+        pool.maxpool_forward(x, self.y, self.argmax, c, h, w, *self.kernel, *self.stride,
+                             self.shape[1], self.shape[2])
+        return self.y
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        if not need_dx:
+            return None
+        pool.maxpool_backward(dy, self.argmax, self.dx)
+        return self.dx
+
+
+class Upsample2D(Layer):
+    """Nearest-neighbour upsampling by integer factors; no weights."""
+
+    kind = "UPSAMPLE"
+
+    def __init__(self, factors):
+        super().__init__()
+        self.factors = tuple(int(f) for f in factors)
+        _check_positive(self.kind, factor_rows=self.factors[0], factor_cols=self.factors[1])
+
+    def output_shape(self, input_shape):
+        _check_image(self.kind, input_shape)
+        c, h, w = input_shape
+        return (c, h * self.factors[0], w * self.factors[1])
+
+    def get_config(self):
+        return {"kind": self.kind, "factors": self.factors}
+
+    def _allocate(self, n, nchunks):
+        self.y = self._empty(n, self.output_size)
+        self.dx = self._empty(n, self.input_size)
+
+    def forward(self, x, training=True):
+        self._prepare(x.shape[0])
+        pool.upsample_forward(x, self.y, *self.input_shape, *self.factors)
+        return self.y
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        if not need_dx:
+            return None
+        pool.upsample_backward(dy, self.dx, *self.input_shape, *self.factors)
+        return self.dx
+
+
+class Reshape(Layer):
+    """Reinterprets each sample's values (``RESHAPE|d|h|w`` or ``RESHAPE|FLAT``); rows are
+    already flat, so no data moves."""
+
+    kind = "RESHAPE"
+
+    def __init__(self, target=None):
+        super().__init__()
+        self.target = None if target is None else tuple(int(t) for t in target)
+        if self.target is not None:
+            _check_positive(self.kind, depth=self.target[0], height=self.target[1],
+                            width=self.target[2])
+
+    def output_shape(self, input_shape):
+        size = int(np.prod(input_shape))
+        if self.target is None:
+            return (size,)
+        if int(np.prod(self.target)) != size:
+            d, h, w = self.target
+            raise LayoutError(
+                f"RESHAPE|{d}|{h}|{w} needs {d * h * w} values per sample but its input has "
+                f"{size} (shape {'|'.join(map(str, input_shape))})"
+            )
+        return self.target
+
+    def get_config(self):
+        return {"kind": self.kind, "target": self.target or "FLAT"}
+
+    def forward(self, x, training=True):
+        return x
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        return dy if need_dx else None
