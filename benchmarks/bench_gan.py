@@ -20,7 +20,8 @@ cache.
 Run from the project folder:
 
     python benchmarks/bench_gan.py            # full run: 5 timings of >= 5 s (many minutes)
-    python benchmarks/bench_gan.py --quick    # about 30 s, benchmark environment only
+    python benchmarks/bench_gan.py --quick    # about 30 s: benchmark environment, 2 threads,
+                                              # 3 timings of >= 0.5 s, warm start only
 
 PyTorch is optional (``pip install -e .[oracle]``); without it rootgan is timed alone.
 """
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -178,6 +180,14 @@ def blas_report():
              "num_threads": info.get("num_threads")} for info in threadpool_info()]
 
 
+def torch_report(torch):
+    """PyTorch's own BLAS (linked in, so threadpoolctl does not list it) and CPU kernels."""
+    blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    return (f"BLAS {blas.group(1) if blas else 'unknown'} (built in), oneDNN "
+            f"{'on' if torch.backends.mkldnn.is_available() else 'off'}, CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} thread(s)")
+
+
 def measure(threads, seconds, repeats):
     import numba
     import numpy as np
@@ -206,6 +216,7 @@ def measure(threads, seconds, repeats):
         "threads": threads,
         "results": results,
         "blas": blas_report(),
+        "torch": torch_report(torch) if torch is not None else None,
         "numba_threading_layer": numba.threading_layer(),
         "parameters": parameters,
         "versions": {"rootgan": rootgan.__version__, "numba": numba.__version__,
@@ -330,14 +341,27 @@ def conclusion(rows):
             f"{len(ratios)} measurements (above 1: rootgan is faster)")
 
 
+def openblas_note(benchmark):
+    found = [f"{name}={os.environ[name]}" for name in SLOW_BLAS_VARIABLES if name in os.environ]
+    if not found:
+        return ("OPENBLAS_CORETYPE is not set on this machine"
+                + (": the benchmark and default environments differ only by MALLOC_*."
+                   if not benchmark else "."))
+    return ("Set on this machine and " + ("removed here: " if benchmark else "kept here: ")
+            + " ".join(found))
+
+
 def environment_notes(reports):
+    """What ran in each child (read after both engines ran): thread pools and BLAS kernels."""
     lines = []
     for report in reports:
-        blas = "; ".join(
-            f"{b['library']} ({b['internal_api']}, {b['architecture'] or '-'}, "
-            f"{b['num_threads']} threads)" for b in report["blas"])
-        lines.append(f"  {report['threads']} thread(s): numba threading layer "
-                     f"{report['numba_threading_layer']}; BLAS and thread pools loaded: {blas}")
+        lines.append(f"  child with {report['threads']} thread(s): numba threading layer "
+                     f"{report['numba_threading_layer']}; threadpoolctl sees:")
+        lines += [f"    {b['library']}: {b['internal_api']}, "
+                  + (f"kernel {b['architecture']}, " if b["architecture"] else "")
+                  + f"{b['num_threads']} thread(s)" for b in report["blas"]]
+        if report["torch"] is not None:
+            lines.append(f"    PyTorch: {report['torch']}")
     return "\n".join(lines)
 
 
@@ -375,8 +399,9 @@ def print_intro(args):
     print(f"Machine: {cpu_name()}, {os.cpu_count()} cores")
 
 
-def print_environment(title, reports, rows):
+def print_environment(title, benchmark, reports, rows):
     print(f"\n== {title}")
+    print(openblas_note(benchmark))
     print(environment_notes(reports))
     print()
     print(text_table(rows))
@@ -397,11 +422,8 @@ def run(args):
             print(describe_run(reports))
             if reports[0]["versions"]["torch"] is None:
                 print(TORCH_MISSING)
-        if not benchmark and "OPENBLAS_CORETYPE" not in os.environ:
-            title += ("\n   OPENBLAS_CORETYPE is not set on this machine: this table differs "
-                      "from the one above only by the MALLOC_* settings.")
-        print_environment(title, reports, rows)
-        tables.append((title.splitlines()[0], rows))
+        print_environment(title, benchmark, reports, rows)
+        tables.append((title, rows))
 
     print("\n== Numba start-up: import rootgan, build both networks, one train_step at "
           "batch 64, one generate(1024)")
@@ -414,6 +436,9 @@ def run(args):
         print(f"\n{title}\n\n{markdown_table(rows)}")
     print("\nNumba start-up: " + "; ".join(f"{label}: {seconds:.1f} s"
                                            for label, seconds in startups))
+    if args.quick:
+        print("\nFull run (5 timings of >= 5 s, 1 and 2 threads, default environment too, "
+              "cold start): python benchmarks/bench_gan.py")
 
 
 def parse_arguments():

@@ -177,6 +177,7 @@ class Conv2D(_Activated):
     def __init__(self, filters, kernel, stride=(1, 1), padding=(0, 0), activation="LINEAR",
                  slope=0.2):
         super().__init__(activation, slope)
+        self.upsample = (1, 1)
         self.filters = int(filters)
         self.kernel = tuple(int(k) for k in kernel)
         self.stride = tuple(int(s) for s in stride)
@@ -218,50 +219,73 @@ class Conv2D(_Activated):
                 "stride": self.stride, "padding": self.padding, "activation": self.activation}
 
     @property
-    def shifted(self):
-        """Stride-1 convolutions with enough input channels run as shifted GEMMs (no
-        im2col); the others, and few-channel inputs whose shifted GEMMs would be too
-        thin, use im2col."""
+    def phased(self):
+        """Stride-1 convolutions with enough input channels run as shifted GEMMs, one per
+        kernel tap, fused with a preceding upsampling when there is one (see
+        kernels/conv.py); the others, and few-channel inputs whose per-tap GEMMs would be
+        too thin, use im2col."""
         return self.stride == (1, 1) and self.input_shape[0] >= SHIFTED_MIN_CHANNELS
+
+    def fuse_upsample(self, upsample):
+        """Take over the nearest-neighbour ``upsample`` that feeds this layer: compute on its
+        small input with summed kernel taps (same result, about fh*fw times less work)."""
+        if type(self) is not Conv2D or not self.phased:
+            return False
+        self.upsample = upsample.factors
+        return True
+
+    def _phase_geometry(self):
+        c_in, h, w = self.input_shape
+        fh, fw = self.upsample
+        rows = phase_plan(h // fh, fh, self.kernel[0], self.padding[0], self.shape[1])
+        cols = phase_plan(w // fw, fw, self.kernel[1], self.padding[1], self.shape[2])
+        self.row_plan, self.row_map, top, bottom = rows
+        self.col_plan, self.col_map, left, right = cols
+        self.small_shape = (c_in, h // fh, w // fw)
+        self.pads = (top, left, h // fh + top + bottom, w // fw + left + right)
 
     def _allocate(self, n, nchunks):
         c_in, h, w = self.input_shape
         kh, kw = self.kernel
         self._allocate_common(n, nchunks, self.filters * c_in * kh * kw, self.filters)
-        if self.shifted:
-            hp, wp = h + 2 * self.padding[0], w + 2 * self.padding[1]
-            length = (self.shape[1] - 1) * wp + self.shape[2]
-            self.kernel_major = self._empty(kh * kw, self.filters, c_in)
-            self.padded = self._empty(nchunks, c_in * hp * wp)
-            self.padded_grad = self._empty(nchunks, c_in * hp * wp)
-            self.extended = self._empty(nchunks, self.filters * length)
-        else:
+        if not self.phased:
             size = c_in * kh * kw * self.shape[1] * self.shape[2]
             self.cols = self._empty(nchunks, size)
             self.dcols = self._empty(nchunks, size)
+            return
+        self._phase_geometry()
+        top, left, hp, wp = self.pads
+        fh, fw = self.upsample
+        taps = int(self.row_plan[:, 1].max() * self.col_plan[:, 1].max())
+        longest = int((self.row_plan[:, 2].max() - 1) * wp + self.col_plan[:, 2].max())
+        self.phase_weights = self._empty(fh, fw, taps, self.filters, c_in)
+        self.dw_parts = self._empty(nchunks, fh, fw, taps, self.filters, c_in)
+        self.dx = self._empty(n, int(np.prod(self.small_shape)))
+        self.padded = self._empty(nchunks, c_in * hp * wp)
+        self.padded_grad = self._empty(nchunks, c_in * hp * wp)
+        self.extended = self._empty(nchunks, self.filters * longest)
 
     def forward(self, x, training=True):
         self._prepare(x.shape[0])
         self.x = x
-        c, h, w = self.input_shape
         weight = self.params["weight"]
-        if self.shifted:
-            # (c_out, c_in, kh, kw) -> (kh*kw, c_out, c_in): one contiguous matrix per tap
-            np.copyto(self.kernel_major,
-                      weight.transpose(2, 3, 0, 1).reshape(self.kernel_major.shape))
-            conv.conv2d_shifted_forward(x, self.kernel_major, self.params["bias"], self.y,
-                                        self.padded, self.extended, c, h, w, *self.kernel,
-                                        *self.padding, self.shape[1], self.shape[2],
-                                        self.act, self.slope)
-        else:
+        if not self.phased:
+            c, h, w = self.input_shape
             conv.conv2d_forward(x, weight, self.params["bias"], self.y, self.cols, c, h, w,
                                 *self._geometry, self.shape[1], self.shape[2], self.act,
                                 self.slope)
+            return self.y
+        conv.phase_kernels(weight, self.row_map, self.col_map, self.row_plan, self.col_plan,
+                           self.phase_weights)
+        conv.conv2d_phase_forward(x, self.phase_weights, self.params["bias"], self.y,
+                                  self.padded, self.extended, *self.small_shape, *self.pads,
+                                  self.row_plan, self.col_plan, self.shape[1], self.shape[2],
+                                  self.act, self.slope)
         return self.y
 
     def backward(self, dy, need_dx=True, need_dw=True):
-        c, h, w = self.input_shape
-        if not self.shifted:
+        if not self.phased:
+            c, h, w = self.input_shape
             conv.conv2d_backward(self.x, self.params["weight"], self.y, dy, self.dz, self.dx,
                                  self.dw_parts, self.db_parts, self.cols, self.dcols, c, h, w,
                                  *self._geometry, self.shape[1], self.shape[2], self.act,
@@ -269,17 +293,37 @@ class Conv2D(_Activated):
             if need_dw:
                 self._reduce()
             return self.dx if need_dx else None
-        conv.conv2d_shifted_backward(self.x, self.kernel_major, self.y, dy, self.dz, self.dx,
-                                     self.dw_parts, self.db_parts, self.padded,
-                                     self.padded_grad, self.extended, c, h, w, *self.kernel,
-                                     *self.padding, self.shape[1], self.shape[2], self.act,
-                                     self.slope, need_dx, need_dw)
+        conv.conv2d_phase_backward(self.x, self.phase_weights, self.y, dy, self.dz, self.dx,
+                                   self.dw_parts, self.db_parts, self.padded,
+                                   self.padded_grad, self.extended, *self.small_shape,
+                                   *self.pads, self.row_plan, self.col_plan, self.shape[1],
+                                   self.shape[2], self.act, self.slope, need_dx, need_dw)
         if need_dw:
-            taps = self.kernel[0] * self.kernel[1]
-            conv.add_kernel_major_partials(self.dw_parts, self.filters, c, taps,
-                                           self.grads["weight"].reshape(-1))
+            conv.add_phase_partials(self.dw_parts, self.row_map, self.col_map, self.col_plan,
+                                    self.grads["weight"])
             add_partials(self.db_parts, self.grads["bias"])
         return self.dx if need_dx else None
+
+
+def phase_plan(in_size, factor, kernel, pad, out_size):
+    """Per axis of an upsampling by ``factor`` followed by a stride-1 convolution: for each
+    output phase r, (first padded input row read, number of phase taps, number of outputs);
+    the phase tap each original tap adds into; the zero padding before and after the input.
+    """
+    plan, tap_map, firsts, lasts = [], [], [], []
+    for r in range(factor):
+        rows = [(r + i - pad) // factor for i in range(kernel)]  # input row offset per tap
+        outputs = max(0, (out_size - r + factor - 1) // factor)
+        plan.append([rows[0], rows[-1] - rows[0] + 1, outputs])
+        tap_map.append([row - rows[0] for row in rows])
+        if outputs:
+            firsts.append(rows[0])
+            lasts.append(outputs - 1 + rows[-1])
+    before = max(0, -min(firsts))
+    after = max(0, max(lasts) - (in_size - 1))
+    plan = np.array(plan, np.int64)
+    plan[:, 0] += before
+    return plan, np.array(tap_map, np.int64), before, after
 
 
 class TransposedConv2D(Conv2D):
@@ -404,6 +448,7 @@ class Upsample2D(Layer):
 
     def __init__(self, factors):
         super().__init__()
+        self.fused = False  # set when the next layer computes the upsampling itself
         self.factors = tuple(int(f) for f in factors)
         _check_positive(self.kind, factor_rows=self.factors[0], factor_cols=self.factors[1])
 
@@ -420,13 +465,15 @@ class Upsample2D(Layer):
         self.dx = self._empty(n, self.input_size)
 
     def forward(self, x, training=True):
+        if self.fused:
+            return x
         self._prepare(x.shape[0])
         pool.upsample_forward(x, self.y, *self.input_shape, *self.factors)
         return self.y
 
     def backward(self, dy, need_dx=True, need_dw=True):
-        if not need_dx:
-            return None
+        if not need_dx or self.fused:
+            return dy if need_dx else None
         pool.upsample_backward(dy, self.dx, *self.input_shape, *self.factors)
         return self.dx
 

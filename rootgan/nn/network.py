@@ -8,6 +8,7 @@ network. Each layer's arrays are views into them, exported by name (``layer3_wei
 import numpy as np
 
 from ..errors import DataError, LayoutError, WeightsError
+from .layers import Conv2D, Upsample2D
 
 
 class Network:
@@ -28,6 +29,9 @@ class Network:
                 ) from None
             shape = layer.shape
         self.output_shape = shape
+        for before, after in zip(self.layers, self.layers[1:]):
+            if isinstance(before, Upsample2D) and isinstance(after, Conv2D):
+                before.fused = after.fuse_upsample(before)
         self._allocate_parameters()
 
     def _allocate_parameters(self):

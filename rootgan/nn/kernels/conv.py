@@ -102,122 +102,162 @@ def transconv2d_backward(x, w, y, dy, dz, dx, dw_parts, db_parts, cols, c_in, h_
                 gemm(False, False, c_in, p, k, 1.0, w, k, cols[t], p, 0.0, dx[s], p)
 
 
-# Stride-1 convolutions by shifted GEMMs ------------------------------------------------
-# With the input zero-padded to (c_in, hp, wp) and flattened, the output row oh, column ow
-# of kernel offset (i, j) reads padded pixel (oh + i)*wp + ow + j, i.e. the padded image
-# shifted by i*wp + j. Computing outputs on the padded grid's width ("extended" rows of wp
-# columns, the last wp - w_out of which are discarded) turns the convolution into kh*kw
-# GEMMs on shifted views of the padded image: no im2col buffer, no col2im, at the cost of
-# the discarded columns. ``extended`` holds (c_out, length) with
-# length = (h_out - 1)*wp + w_out; ``wk`` holds the weights as (kh*kw, c_out, c_in).
+# Stride-1 convolutions by shifted GEMMs, optionally fused with a preceding upsampling ---
+# With the input zero-padded to (c_in, hp, wp) and flattened, output row m, column n of
+# kernel tap (d, e) reads padded pixel (m + d)*wp + n + e: the padded image shifted by
+# d*wp + e. Computing outputs on the padded grid's width ("extended" rows of wp columns,
+# the surplus ones discarded) turns the convolution into one GEMM per tap on shifted views
+# of the padded image: no im2col buffer and no col2im.
+#
+# A nearest-neighbour upsampling by (fh, fw) followed by a stride-1 convolution is computed
+# on the small input: output row o = fh*m + r reads upsampled row o + i - pad, i.e. input
+# row m + floor((r + i - pad) / fh), so for each output phase (r, s) the convolution is a
+# stride-1 convolution of the small input with a smaller kernel whose taps are sums of the
+# original ones. Plain convolutions are the case fh = fw = 1 (one phase, taps unchanged).
+# Per axis, ``plan[r] = (first padded row read, number of taps, number of outputs)`` and
+# ``tap_map[r, i]`` is the phase-r tap that original tap i adds into; ``wk`` holds the
+# phase kernels as (fh, fw, taps, c_out, c_in), one contiguous matrix per tap.
 
 
 @njit(cache=True)
-def _pad_into(x, channels, h, w, ph, pw, xp):
+def _pad_into(x, channels, h, w, top, left, hp, wp, xp):
     """Copy one sample into the interior of its zero-bordered padded buffer."""
-    hp = h + 2 * ph
-    wp = w + 2 * pw
     for c in range(channels):
         for r in range(h):
-            dst = (c * hp + r + ph) * wp + pw
+            dst = (c * hp + r + top) * wp + left
             src = (c * h + r) * w
             for q in range(w):
                 xp[dst + q] = x[src + q]
 
 
 @njit(parallel=True, cache=True)
-def conv2d_shifted_forward(x, wk, b, y, xps, extended, c_in, h_in, w_in, kh, kw, ph, pw, h_out,
-                           w_out, act, slope):
+def phase_kernels(w, row_map, col_map, row_plan, col_plan, wk):
+    """Sum the taps of ``w (c_out, c_in, kh, kw)`` into the phase kernels ``wk``."""
+    c_out, c_in, kh, kw = w.shape
+    fh, fw = row_plan.shape[0], col_plan.shape[0]
+    for co in prange(c_out):
+        for r in range(fh):
+            for s in range(fw):
+                wk[r, s, :, co, :] = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        tap = row_map[r, i] * col_plan[s, 1] + col_map[s, j]
+                        for c in range(c_in):
+                            wk[r, s, tap, co, c] += w[co, c, i, j]
+
+
+@njit(parallel=True, cache=True)
+def add_phase_partials(parts, row_map, col_map, col_plan, out):
+    """``out (c_out, c_in, kh, kw) += `` the phase-kernel gradients of every chunk, each
+    original tap collecting the phase taps it was summed into, in chunk order."""
+    c_out, c_in, kh, kw = out.shape
+    nparts, fh, fw = parts.shape[0], parts.shape[1], parts.shape[2]
+    for co in prange(c_out):
+        for c in range(c_in):
+            for i in range(kh):
+                for j in range(kw):
+                    acc = 0.0
+                    for t in range(nparts):
+                        for r in range(fh):
+                            for s in range(fw):
+                                tap = row_map[r, i] * col_plan[s, 1] + col_map[s, j]
+                                acc += parts[t, r, s, tap, co, c]
+                    out[co, c, i, j] += acc
+
+
+@njit(parallel=True, cache=True)
+def conv2d_phase_forward(x, wk, b, y, xps, extended, c_in, h_in, w_in, top, left, hp, wp,
+                         row_plan, col_plan, h_out, w_out, act, slope):
     n = x.shape[0]
     nchunks = xps.shape[0]
     c_out = b.shape[0]
-    hp = h_in + 2 * ph
-    wp = w_in + 2 * pw
-    length = (h_out - 1) * wp + w_out
+    fh, fw = row_plan.shape[0], col_plan.shape[0]
     for t in prange(nchunks):
         s0, s1 = chunk_bounds(n, nchunks, t)
         xp = xps[t]
         ext = extended[t]
         xp[:] = 0
-        for s in range(s0, s1):
-            _pad_into(x[s], c_in, h_in, w_in, ph, pw, xp)
-            for i in range(kh):
-                for j in range(kw):
-                    gemm(False, False, c_out, length, c_in, 1.0, wk[i * kw + j], c_in,
-                         xp[i * wp + j:], hp * wp, 0.0 if i + j == 0 else 1.0, ext, length)
-            ys = y[s]
-            for co in range(c_out):
-                for oh in range(h_out):
-                    src = co * length + oh * wp
-                    dst = (co * h_out + oh) * w_out
-                    for ow in range(w_out):
-                        ys[dst + ow] = ext[src + ow]
+        for smp in range(s0, s1):
+            _pad_into(x[smp], c_in, h_in, w_in, top, left, hp, wp, xp)
+            ys = y[smp]
+            for r in range(fh):
+                first_row, taps_r, rows = row_plan[r, 0], row_plan[r, 1], row_plan[r, 2]
+                for s in range(fw):
+                    first_col, taps_s, cols = col_plan[s, 0], col_plan[s, 1], col_plan[s, 2]
+                    if rows == 0 or cols == 0:
+                        continue
+                    length = (rows - 1) * wp + cols
+                    for d in range(taps_r):
+                        for e in range(taps_s):
+                            shift = (first_row + d) * wp + first_col + e
+                            gemm(False, False, c_out, length, c_in, 1.0, wk[r, s, d * taps_s + e],
+                                 c_in, xp[shift:], hp * wp, 0.0 if d + e == 0 else 1.0, ext,
+                                 length)
+                    for co in range(c_out):
+                        for m in range(rows):
+                            src = co * length + m * wp
+                            dst = (co * h_out + fh * m + r) * w_out + s
+                            for q in range(cols):
+                                ys[dst + fw * q] = ext[src + q]
             bias_activate(ys, b, c_out, h_out * w_out, act, slope)
 
 
 @njit(parallel=True, cache=True)
-def conv2d_shifted_backward(x, wk, y, dy, dz, dx, dwk_parts, db_parts, xps, dxps, extended,
-                            c_in, h_in, w_in, kh, kw, ph, pw, h_out, w_out, act, slope,
-                            need_dx, need_dw):
+def conv2d_phase_backward(x, wk, y, dy, dz, dx, dwk_parts, db_parts, xps, dxps, extended,
+                          c_in, h_in, w_in, top, left, hp, wp, row_plan, col_plan, h_out,
+                          w_out, act, slope, need_dx, need_dw):
     n = x.shape[0]
     nchunks = xps.shape[0]
     c_out = db_parts.shape[1]
-    hp = h_in + 2 * ph
-    wp = w_in + 2 * pw
-    length = (h_out - 1) * wp + w_out
-    block = c_out * c_in
+    fh, fw = row_plan.shape[0], col_plan.shape[0]
     for t in prange(nchunks):
         s0, s1 = chunk_bounds(n, nchunks, t)
         xp = xps[t]
         dxp = dxps[t]
         ext = extended[t]
         xp[:] = 0
-        ext[:] = 0  # the discarded columns stay zero, so they add nothing below
         if need_dw:
-            dwk_parts[t, :] = 0
+            dwk_parts[t] = 0
             db_parts[t, :] = 0
-        for s in range(s0, s1):
-            dzs = dz[s]
-            activation_grad(dy[s], y[s], dzs, act, slope)
-            for co in range(c_out):
-                for oh in range(h_out):
-                    dst = co * length + oh * wp
-                    src = (co * h_out + oh) * w_out
-                    for ow in range(w_out):
-                        ext[dst + ow] = dzs[src + ow]
+        for smp in range(s0, s1):
+            dzs = dz[smp]
+            activation_grad(dy[smp], y[smp], dzs, act, slope)
             if need_dw:
                 channel_sums(dzs, c_out, h_out * w_out, db_parts[t])
-                _pad_into(x[s], c_in, h_in, w_in, ph, pw, xp)
-                for i in range(kh):
-                    for j in range(kw):
-                        gemm(False, True, c_out, c_in, length, 1.0, ext, length,
-                             xp[i * wp + j:], hp * wp, 1.0,
-                             dwk_parts[t, (i * kw + j) * block:], c_in)
+                _pad_into(x[smp], c_in, h_in, w_in, top, left, hp, wp, xp)
             if need_dx:
                 dxp[:] = 0
-                for i in range(kh):
-                    for j in range(kw):
-                        gemm(True, False, c_in, length, c_out, 1.0, wk[i * kw + j], c_in, ext,
-                             length, 1.0, dxp[i * wp + j:], hp * wp)
-                dxs = dx[s]
+            for r in range(fh):
+                first_row, taps_r, rows = row_plan[r, 0], row_plan[r, 1], row_plan[r, 2]
+                for s in range(fw):
+                    first_col, taps_s, cols = col_plan[s, 0], col_plan[s, 1], col_plan[s, 2]
+                    if rows == 0 or cols == 0:
+                        continue
+                    length = (rows - 1) * wp + cols
+                    # this phase's output gradient on the extended grid; the surplus columns
+                    # are zero so they add nothing to either product below
+                    ext[:c_out * length] = 0
+                    for co in range(c_out):
+                        for m in range(rows):
+                            dst = co * length + m * wp
+                            src = (co * h_out + fh * m + r) * w_out + s
+                            for q in range(cols):
+                                ext[dst + q] = dzs[src + fw * q]
+                    for d in range(taps_r):
+                        for e in range(taps_s):
+                            shift = (first_row + d) * wp + first_col + e
+                            tap = d * taps_s + e
+                            if need_dw:
+                                gemm(False, True, c_out, c_in, length, 1.0, ext, length,
+                                     xp[shift:], hp * wp, 1.0, dwk_parts[t, r, s, tap], c_in)
+                            if need_dx:
+                                gemm(True, False, c_in, length, c_out, 1.0, wk[r, s, tap], c_in,
+                                     ext, length, 1.0, dxp[shift:], hp * wp)
+            if need_dx:
+                dxs = dx[smp]
                 for c in range(c_in):
-                    for r in range(h_in):
-                        src = (c * hp + r + ph) * wp + pw
-                        dst = (c * h_in + r) * w_in
+                    for row in range(h_in):
+                        src = (c * hp + row + top) * wp + left
+                        dst = (c * h_in + row) * w_in
                         for q in range(w_in):
                             dxs[dst + q] = dxp[src + q]
-
-
-@njit(parallel=True, cache=True)
-def add_kernel_major_partials(parts, c_out, c_in, taps, out):
-    """``out (c_out, c_in, taps) += sum_t parts[t]`` where each part is laid out
-    (taps, c_out, c_in), summed in chunk order."""
-    nparts = parts.shape[0]
-    for co in prange(c_out):
-        for c in range(c_in):
-            for k in range(taps):
-                src = (k * c_out + co) * c_in + c
-                acc = parts[0, src]
-                for t in range(1, nparts):
-                    acc += parts[t, src]
-                out[(co * c_in + c) * taps + k] += acc

@@ -1,0 +1,134 @@
+"""Networks as a user drives them: parameters in and out by name, seeded reproducibility,
+clear errors for wrong inputs, and a GAN that learns."""
+
+import numpy as np
+import pytest
+
+from rootgan import DataError, LayoutError, WeightsError
+from rootgan.nn import GAN, SGD, Adam, build_network, initialize, make_optimizer
+
+from .helpers import random_network
+
+SMALL_G = "DENSE|32|LEAKYRELU,RESHAPE|2|4|4,UPSAMPLE|2|2,CONV|8|3|3|1|1|1|1|LEAKYRELU," \
+          "TRANSCONV|4|3|3|1|1|1|1|LEAKYRELU,CONV|1|3|3|1|1|1|1|RELU"
+SMALL_D = "CONV|8|3|3|1|1|1|1|LEAKYRELU,MAXPOOL|2|2|2|2,CONV|8|3|3|1|1|1|1|LEAKYRELU," \
+          "RESHAPE|FLAT,DENSE|16|LEAKYRELU,DENSE|1|LINEAR"
+
+
+def small_gan(seed, latent="GAUSS"):
+    rng = np.random.default_rng(seed)
+    g = build_network(SMALL_G, (6,), name="generator")
+    d = build_network(SMALL_D, (1, 8, 8), name="discriminator")
+    initialize(g, rng)
+    initialize(d, rng, "XAVIER")
+    return GAN(g, d, Adam(g, 1e-3), Adam(d, 1e-3), rng, latent)
+
+
+def test_parameters_round_trip_through_a_plain_mapping():
+    source = random_network(SMALL_D, (1, 8, 8), np.float32, seed=1)
+    target = build_network(SMALL_D, (1, 8, 8))
+    mapping = source.get_parameters()
+    assert list(mapping)[:2] == ["layer0_weight", "layer0_bias"]
+    assert mapping["layer0_weight"].shape == (8, 1, 3, 3)
+    target.set_parameters(mapping)
+    x = np.random.default_rng(0).random((3, 1, 8, 8), dtype=np.float32)
+    np.testing.assert_array_equal(source.forward(x), target.forward(x))
+
+
+def test_exported_parameters_are_copies():
+    net = random_network("DENSE|3|LINEAR", (2,), np.float32)
+    mapping = net.get_parameters()
+    mapping["layer0_bias"][:] = 99
+    assert not np.any(net.parameters == 99)
+
+
+def test_loading_mismatched_parameters_names_what_differs():
+    net = build_network("DENSE|3|LINEAR", (2,))
+    with pytest.raises(WeightsError, match="missing \\['layer0_bias'\\]"):
+        net.set_parameters({"layer0_weight": np.zeros((3, 2))})
+    with pytest.raises(WeightsError, match="layer0_weight has shape \\(3, 2\\), got \\(2, 3\\)"):
+        net.set_parameters({"layer0_weight": np.zeros((2, 3)), "layer0_bias": np.zeros(3)})
+    with pytest.raises(WeightsError, match="NaN"):
+        net.set_parameters({"layer0_weight": np.full((3, 2), np.nan), "layer0_bias": np.zeros(3)})
+
+
+def test_forward_rejects_a_batch_of_the_wrong_shape():
+    net = build_network("DENSE|3|LINEAR", (1, 5, 5), name="discriminator")
+    with pytest.raises(DataError, match=r"discriminator expects .* \(n, 1, 5, 5\); got float32 \(4, 24\)"):
+        net.forward(np.zeros((4, 24), np.float32))
+
+
+def test_same_seed_gives_identical_training():
+    runs = []
+    for _ in range(2):
+        gan = small_gan(seed=42)
+        real = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
+        losses = [gan.train_step(real) for _ in range(3)]
+        runs.append((losses, gan.generator.parameters.copy(),
+                     gan.discriminator.parameters.copy()))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+    other = small_gan(seed=43)
+    assert not np.array_equal(other.generator.parameters, runs[0][1])
+
+
+def test_uniform_latent_noise_stays_in_range():
+    gan = small_gan(seed=0, latent="UNIFORM")
+    noise = gan.sample_latent(1000)
+    assert noise.min() >= -1 and noise.max() <= 1 and abs(noise.mean()) < 0.05
+
+
+def test_gan_learns_the_brightness_of_its_training_images():
+    """Real images are flat at 0.5; an untrained generator's are not. Training must pull
+    the generated mean pixel towards 0.5."""
+    gan = small_gan(seed=3)
+    real = np.full((32, 1, 8, 8), 0.5, np.float32)
+    before = abs(gan.generate(256).mean() - 0.5)
+    for _ in range(150):
+        gan.train_step(real)
+    after = abs(gan.generate(256).mean() - 0.5)
+    assert after < 0.1 and after < before / 2, (before, after)
+
+
+def test_generate_returns_images_of_the_generator_shape_in_batches():
+    gan = small_gan(seed=0)
+    images = gan.generate(10, batch_size=4)
+    assert images.shape == (10, 1, 8, 8) and np.all(images >= 0)  # final RELU
+
+
+def test_discriminator_must_end_in_one_logit():
+    g = build_network(SMALL_G, (6,))
+    d = build_network("RESHAPE|FLAT,DENSE|2|LINEAR", (1, 8, 8))
+    with pytest.raises(LayoutError, match="DENSE\\|1\\|LINEAR"):
+        GAN(g, d, Adam(g), Adam(d), np.random.default_rng(0))
+
+
+def test_generator_output_must_fit_the_discriminator_input():
+    g = build_network("DENSE|10|RELU", (6,))
+    d = build_network(SMALL_D, (1, 8, 8))
+    with pytest.raises(LayoutError, match="does not match"):
+        GAN(g, d, Adam(g), Adam(d), np.random.default_rng(0))
+
+
+def test_optimizers_by_name_are_case_insensitive_and_misspellings_are_explained():
+    net = build_network("DENSE|3|LINEAR", (2,))
+    assert isinstance(make_optimizer("adam", net), Adam)
+    assert isinstance(make_optimizer("Sgd", net, learning_rate=0.1, momentum=0.9), SGD)
+    with pytest.raises(Exception, match="did you mean ADAM"):
+        make_optimizer("ADMA", net)
+
+
+def test_unknown_initialisation_scheme_is_explained():
+    net = build_network("DENSE|3|LINEAR", (2,))
+    with pytest.raises(LayoutError, match="did you mean XAVIERUNIFORM"):
+        initialize(net, np.random.default_rng(0), "XAVIERUNIFROM")
+
+
+def test_xavier_uniform_respects_its_bound():
+    net = build_network("DENSE|30|LINEAR", (20,))
+    initialize(net, np.random.default_rng(0), "XAVIERUNIFORM")
+    bound = np.sqrt(6 / 50)
+    weight = net.get_parameters()["layer0_weight"]
+    assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.9 * bound
+    assert np.all(net.get_parameters()["layer0_bias"] == 0)

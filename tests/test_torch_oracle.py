@@ -1,0 +1,225 @@
+"""The engine against PyTorch: every layer's forward and backward, the optimisers, and the
+whole benchmark GAN, with weights copied across. A tensor passes when
+max|ours - torch| <= 1e-4 * max|torch|."""
+
+import numpy as np
+import pytest
+
+from rootgan.nn import GAN, SGD, Adam, build_network
+from rootgan.nn.losses import BinaryCrossEntropy
+
+from .helpers import DISCRIMINATOR_LAYOUT, GENERATOR_LAYOUT, random_network
+
+torch = pytest.importorskip(
+    "torch", reason="PyTorch is the test oracle: install the oracle extra (pip install -e .[oracle])"
+)
+nn = torch.nn
+F = torch.nn.functional
+
+
+def assert_close(ours, theirs, what):
+    theirs = theirs.detach().numpy()
+    ours = np.asarray(ours).reshape(theirs.shape)
+    scale = np.abs(theirs).max()
+    error = np.abs(ours - theirs).max()
+    assert error <= 1e-4 * scale, f"{what}: max|ours - torch| = {error:.3g}, max|torch| = {scale:.3g}"
+
+
+def torch_activation(name, slope=0.2):
+    return {"LINEAR": nn.Identity(), "RELU": nn.ReLU(), "LEAKYRELU": nn.LeakyReLU(slope),
+            "TANH": nn.Tanh(), "SIGMOID": nn.Sigmoid()}[name]
+
+
+def torch_layer(text, input_shape):
+    """The torch module equivalent to one layout entry."""
+    f = text.split("|")
+    word = f[0]
+    if word == "DENSE":
+        return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), int(f[1])),
+                             torch_activation(f[2]))
+    if word == "CONV":
+        n, kh, kw, sr, sc, ph, pw = map(int, f[1:8])
+        return nn.Sequential(nn.Conv2d(input_shape[0], n, (kh, kw), (sr, sc), (ph, pw)),
+                             torch_activation(f[8]))
+    if word == "TRANSCONV":
+        numbers = list(map(int, f[1:-1]))
+        n, kh, kw, sr, sc, ph, pw = numbers[:7]
+        out_pad = tuple(numbers[7:9]) if len(numbers) == 9 else (0, 0)
+        return nn.Sequential(nn.ConvTranspose2d(input_shape[0], n, (kh, kw), (sr, sc), (ph, pw),
+                                                out_pad), torch_activation(f[-1]))
+    if word == "MAXPOOL":
+        kh, kw, sr, sc = map(int, f[1:5])
+        return nn.MaxPool2d((kh, kw), (sr, sc))
+    if word == "UPSAMPLE":
+        return nn.Upsample(scale_factor=(int(f[1]), int(f[2])), mode="nearest")
+    if word == "RESHAPE":
+        return nn.Flatten() if f[1] == "FLAT" else nn.Unflatten(1, tuple(map(int, f[1:4])))
+    raise AssertionError(word)
+
+
+def torch_network(net):
+    """A torch.nn.Sequential with ``net``'s parameters copied in."""
+    modules = []
+    shape = net.input_shape
+    params = net.get_parameters()
+    for index, (text, layer) in enumerate(zip(net.texts, net.layers)):
+        module = torch_layer(text, shape)
+        weighted = [m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d,
+                                                                   nn.ConvTranspose2d))]
+        for m in weighted:
+            with torch.no_grad():
+                m.weight.copy_(torch.from_numpy(params[f"layer{index}_weight"]))
+                m.bias.copy_(torch.from_numpy(params[f"layer{index}_bias"]))
+        modules.append(module)
+        shape = layer.shape
+    return nn.Sequential(*modules)
+
+
+def torch_parameter_grads(module, net):
+    """Torch's parameter gradients, named like the engine's."""
+    grads = {}
+    weighted = [m for m in module.modules()
+                if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    names = [n for n in net.get_parameters() if n.endswith("_weight")]
+    for name, m in zip(names, weighted):
+        grads[name] = m.weight.grad
+        grads[name.replace("_weight", "_bias")] = m.bias.grad
+    return grads
+
+
+def engine_parameter_grads(net):
+    grads = {}
+    offset = 0
+    for name, value in net.get_parameters().items():
+        grads[name] = net.gradients[offset:offset + value.size].reshape(value.shape)
+        offset += value.size
+    return grads
+
+
+ORACLE_CASES = [
+    ("DENSE|33|LEAKYRELU", (50,)),
+    ("DENSE|8|SIGMOID", (3, 5, 5)),
+    ("CONV|32|5|5|1|1|2|2|LEAKYRELU", (1, 25, 25)),
+    ("CONV|16|5|5|1|1|2|2|LEAKYRELU", (32, 14, 14)),
+    ("CONV|6|3|3|2|2|1|1|TANH", (4, 11, 9)),
+    ("CONV|5|4|3|1|2|0|2|RELU", (10, 9, 12)),
+    ("CONV|1|3|3|1|1|1|1|RELU", (32, 25, 25)),
+    ("TRANSCONV|32|5|5|2|2|3|3|LEAKYRELU", (16, 14, 14)),
+    ("TRANSCONV|4|3|3|2|2|1|1|1|1|SIGMOID", (6, 5, 7)),
+    ("TRANSCONV|3|4|4|1|1|0|0|LINEAR", (5, 6, 6)),
+    ("MAXPOOL|2|2|2|2", (32, 25, 25)),
+    ("MAXPOOL|3|2|2|1", (3, 9, 8)),
+    ("UPSAMPLE|2|2", (16, 7, 7)),
+    ("UPSAMPLE|3|1", (2, 4, 5)),
+    ("UPSAMPLE|2|2,CONV|64|5|5|1|1|2|2|LEAKYRELU", (128, 7, 7)),
+    ("UPSAMPLE|2|3,CONV|8|4|3|1|1|1|2|RELU", (16, 4, 3)),
+]
+
+
+@pytest.mark.parametrize("layout,input_shape", ORACLE_CASES)
+def test_layer_forward_and_backward_match_pytorch(layout, input_shape):
+    net = random_network(layout, input_shape, np.float32, seed=3)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(5,) + input_shape).astype(np.float32)
+    dy = rng.normal(size=(5,) + net.output_shape).astype(np.float32)
+
+    y = net.forward(x).copy()
+    net.zero_grad()
+    dx = net.backward(dy).copy()
+
+    module = torch_network(net)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = module(tx)
+    ty.backward(torch.from_numpy(dy).reshape(ty.shape))
+    assert_close(y, ty, f"{layout} output")
+    assert_close(dx, tx.grad, f"{layout} input gradient")
+    theirs = torch_parameter_grads(module, net)
+    for name, ours in engine_parameter_grads(net).items():
+        assert_close(ours, theirs[name], f"{layout} {name} gradient")
+
+
+def test_binary_cross_entropy_matches_pytorch():
+    logits = np.array([-30.0, -2.5, -0.1, 0.0, 0.7, 3.0, 45.0], np.float32)
+    weights = np.linspace(0.5, 2.0, logits.size).astype(np.float32)
+    for target in (0.0, 1.0):
+        loss, grad = BinaryCrossEntropy()(logits, target, weights)
+        tl = torch.tensor(logits, requires_grad=True)
+        expected = F.binary_cross_entropy_with_logits(
+            tl, torch.full_like(tl, target), weight=torch.from_numpy(weights))
+        expected.backward()
+        assert loss == pytest.approx(expected.item(), rel=1e-5)
+        assert_close(grad, tl.grad, f"BCE gradient, target {target}")
+
+
+def _optimizer_trajectories(ours, theirs, params, tp, steps=4):
+    rng = np.random.default_rng(11)
+    for step in range(steps):
+        grads = rng.normal(size=params.size).astype(np.float32) * 10.0 ** (step - 2)
+        ours.network.gradients[:] = grads
+        ours.step()
+        tp.grad = torch.from_numpy(grads.copy())
+        theirs.step()
+        assert_close(params, tp, f"parameters after step {step + 1}")
+
+
+class _FlatNetwork:
+    """The optimiser interface: a network is its flat parameters and gradients."""
+
+    def __init__(self, values):
+        self.parameters = values
+        self.gradients = np.zeros_like(values)
+
+
+def test_adam_update_matches_pytorch_on_identical_gradients():
+    values = np.random.default_rng(2).normal(size=257).astype(np.float32)
+    tp = torch.tensor(values.copy(), requires_grad=True)
+    ours = Adam(_FlatNetwork(values), learning_rate=2e-3, beta1=0.5, beta2=0.999)
+    theirs = torch.optim.Adam([tp], lr=2e-3, betas=(0.5, 0.999), eps=1e-8)
+    _optimizer_trajectories(ours, theirs, values, tp)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_update_matches_pytorch_on_identical_gradients(momentum):
+    values = np.random.default_rng(2).normal(size=257).astype(np.float32)
+    tp = torch.tensor(values.copy(), requires_grad=True)
+    ours = SGD(_FlatNetwork(values), learning_rate=0.05, momentum=momentum)
+    theirs = torch.optim.SGD([tp], lr=0.05, momentum=momentum)
+    _optimizer_trajectories(ours, theirs, values, tp)
+
+
+def test_benchmark_gan_forward_and_backward_match_pytorch():
+    """The generator step of benchmark-gan.md: G forward, D forward, non-saturating loss,
+    backward through D into G; every parameter gradient of G, D's input gradient."""
+    rng = np.random.default_rng(0)
+    generator = build_network(GENERATOR_LAYOUT, (64,), name="generator")
+    discriminator = build_network(DISCRIMINATOR_LAYOUT, (1, 25, 25), name="discriminator")
+    for net in (generator, discriminator):
+        net.parameters[:] = rng.normal(0, 0.05, net.parameters.size)
+    gan = GAN(generator, discriminator, Adam(generator), Adam(discriminator), rng)
+    z = rng.standard_normal((8, 64), dtype=np.float32)
+
+    fake = generator.forward(z)
+    logits = discriminator.forward(fake)
+    loss, grad = gan.generator_loss(logits)
+    discriminator.zero_grad()
+    generator.zero_grad()
+    grad_fake = discriminator.backward(grad).copy()
+    generator.backward(grad_fake, input_grad=False)
+    discriminator_grads = engine_parameter_grads(discriminator)
+
+    tg, td = torch_network(generator), torch_network(discriminator)
+    tfake = tg(torch.from_numpy(z))
+    tfake.retain_grad()
+    tlogits = td(tfake)
+    tloss = F.binary_cross_entropy_with_logits(tlogits, torch.ones_like(tlogits))
+    tloss.backward()
+
+    assert_close(fake, tfake, "generated images")
+    assert_close(logits, tlogits, "discriminator logits")
+    assert loss == pytest.approx(tloss.item(), rel=1e-5)
+    assert_close(grad_fake, tfake.grad, "gradient reaching the generated images")
+    for name, ours in engine_parameter_grads(generator).items():
+        assert_close(ours, torch_parameter_grads(tg, generator)[name], f"generator {name}")
+    for name, ours in discriminator_grads.items():
+        assert_close(ours, torch_parameter_grads(td, discriminator)[name],
+                     f"discriminator {name}")
