@@ -16,9 +16,10 @@ from .kernels import activations, conv, dense, pool
 from .kernels.reduce import add_partials
 
 
-# Below this many input channels a shifted GEMM is too thin to beat im2col (measured with
-# benchmarks/bench_gan.py on the benchmark GAN's layers).
-SHIFTED_MIN_CHANNELS = 8
+# Below this many input channels the per-tap GEMMs of a shifted convolution are too thin to
+# beat im2col (benchmarks/bench_conv_paths.py: im2col wins at 1-2 channels, shifted GEMMs
+# from 4 on).
+SHIFTED_MIN_CHANNELS = 4
 
 
 def conv_output_size(size, kernel, stride, pad):
@@ -218,18 +219,19 @@ class Conv2D(_Activated):
         return {"kind": self.kind, "filters": self.filters, "kernel": self.kernel,
                 "stride": self.stride, "padding": self.padding, "activation": self.activation}
 
-    @property
-    def phased(self):
-        """Stride-1 convolutions with enough input channels run as shifted GEMMs, one per
-        kernel tap, fused with a preceding upsampling when there is one (see
-        kernels/conv.py); the others, and few-channel inputs whose per-tap GEMMs would be
-        too thin, use im2col."""
-        return self.stride == (1, 1) and self.input_shape[0] >= SHIFTED_MIN_CHANNELS
+    def build(self, input_shape, dtype):
+        super().build(input_shape, dtype)
+        # Stride-1 convolutions with enough input channels run as shifted GEMMs, one per
+        # kernel tap, fused with a preceding upsampling when there is one (see
+        # kernels/conv.py); the others, and few-channel inputs whose per-tap GEMMs would be
+        # too thin, use im2col.
+        self.phased = (type(self) is Conv2D and self.stride == (1, 1)
+                       and self.input_shape[0] >= SHIFTED_MIN_CHANNELS)
 
     def fuse_upsample(self, upsample):
         """Take over the nearest-neighbour ``upsample`` that feeds this layer: compute on its
         small input with summed kernel taps (same result, about fh*fw times less work)."""
-        if type(self) is not Conv2D or not self.phased:
+        if not self.phased:
             return False
         self.upsample = upsample.factors
         return True
