@@ -61,8 +61,8 @@ DEFAULT_ENVIRONMENT = ("Machine's default environment: OPENBLAS_* as set here, n
                        "settings")
 TORCH_MISSING = ("PyTorch not installed: install the oracle extra, pip install -e .[oracle], "
                  "to compare")
-# --quick times only the largest thread count by default: at 1 thread one rootgan call
-# already takes 1-2 s at batch 256 and 1024, too long for a 30-second run.
+# --quick times only the largest thread count by default: a second child process with its
+# own warm-up does not fit in a 30-second run.
 QUICK = {"seconds": 0.5, "repeats": 3, "threads": [2]}
 FULL = {"seconds": 5.0, "repeats": 5, "threads": [1, 2]}
 

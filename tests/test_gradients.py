@@ -11,7 +11,7 @@ from rootgan.nn.kernels.losses import bce_with_logits
 from .helpers import random_network
 
 # (layout, input shape): strides, paddings, odd sizes, both convolution paths
-# (im2col for few channels or stride > 1, shifted GEMMs for stride 1 with >= 8 channels).
+# (im2col for fewer than 4 channels or stride > 1, shifted GEMMs for stride 1 otherwise).
 LAYER_CASES = [
     ("DENSE|5|LINEAR", (7,)),
     ("DENSE|4|RELU", (7,)),
@@ -25,6 +25,10 @@ LAYER_CASES = [
     ("CONV|3|3|3|1|1|1|2|LEAKYRELU", (9, 5, 4)),
     ("CONV|2|5|5|1|1|2|2|RELU", (8, 6, 7)),
     ("CONV|2|2|3|1|1|0|0|LINEAR", (8, 5, 5)),
+    # inputs narrower than the padding: whole kernel taps fall into the padding
+    ("CONV|2|5|5|1|1|2|2|LINEAR", (1, 5, 1)),
+    ("CONV|2|5|5|1|1|2|2|LINEAR", (4, 1, 5)),
+    ("TRANSCONV|2|5|5|1|1|2|2|LINEAR", (2, 1, 1)),
     ("TRANSCONV|3|3|3|2|2|1|1|LEAKYRELU", (2, 4, 5)),
     ("TRANSCONV|2|5|5|2|2|3|3|LINEAR", (3, 6, 6)),
     ("TRANSCONV|2|3|3|2|3|1|0|1|2|TANH", (2, 3, 4)),
@@ -39,7 +43,7 @@ LAYER_CASES = [
     ("UPSAMPLE|2|2,CONV|3|5|5|1|1|2|2|TANH", (8, 3, 4)),
     ("UPSAMPLE|3|2,CONV|2|3|2|1|1|0|1|LINEAR", (9, 2, 3)),
     ("UPSAMPLE|2|2,CONV|2|4|4|1|1|3|1|LEAKYRELU", (8, 3, 3)),
-    ("UPSAMPLE|2|2,CONV|2|3|3|1|1|1|1|SIGMOID", (2, 3, 3)),
+    ("UPSAMPLE|2|2,CONV|2|3|3|1|1|1|1|SIGMOID", (2, 3, 3)),  # few channels: not fused
 ]
 
 
@@ -83,7 +87,7 @@ def test_backward_matches_finite_differences(layout, input_shape, batch):
     np.testing.assert_allclose(dparams, numeric_dparams, rtol=1e-5, atol=1e-7)
 
 
-def test_backward_accumulates_parameter_gradients_until_zeroed():
+def test_backward_accumulates_parameter_gradients_until_zero_grad():
     net = random_network("CONV|2|3|3|1|1|1|1|TANH,RESHAPE|FLAT,DENSE|2|LINEAR", (9, 4, 4),
                          np.float64)
     x = np.random.default_rng(0).normal(size=(2, 9, 4, 4))
@@ -94,6 +98,9 @@ def test_backward_accumulates_parameter_gradients_until_zeroed():
     once = net.gradients.copy()
     net.backward(r)
     np.testing.assert_allclose(net.gradients, 2 * once)
+    net.zero_grad()
+    net.backward(r)
+    np.testing.assert_allclose(net.gradients, once)
 
 
 def test_input_gradient_skipped_when_not_needed():

@@ -4,10 +4,11 @@ clear errors for wrong inputs, and a GAN that learns."""
 import numpy as np
 import pytest
 
-from rootgan import DataError, LayoutError, WeightsError
-from rootgan.nn import GAN, SGD, Adam, build_network, initialize, make_optimizer
+from rootgan import DataError, LayoutError, OptionError, WeightsError
+from rootgan.nn import (GAN, SGD, Adam, build_network, get_num_threads, initialize,
+                        make_optimizer, set_num_threads)
 
-from .helpers import random_network
+from .helpers import DISCRIMINATOR_LAYOUT, GENERATOR_LAYOUT, random_network
 
 SMALL_G = "DENSE|32|LEAKYRELU,RESHAPE|2|4|4,UPSAMPLE|2|2,CONV|8|3|3|1|1|1|1|LEAKYRELU," \
           "TRANSCONV|4|3|3|1|1|1|1|LEAKYRELU,CONV|1|3|3|1|1|1|1|RELU"
@@ -97,11 +98,93 @@ def test_generate_returns_images_of_the_generator_shape_in_batches():
     assert images.shape == (10, 1, 8, 8) and np.all(images >= 0)  # final RELU
 
 
-def test_discriminator_must_end_in_one_logit():
+def test_generated_images_do_not_depend_on_the_batch_size():
+    gan = small_gan(seed=0)
+    runs = [gan.generate(11, batch_size=b, rng=np.random.default_rng(5)) for b in (11, 4, 1, 7)]
+    for images in runs[1:]:
+        np.testing.assert_allclose(images, runs[0], rtol=1e-5, atol=1e-7)
+
+
+def test_generate_rejects_bad_counts():
+    gan = small_gan(seed=0)
+    for n, batch in ((-1, 4), (3, 0), (2.5, 4)):
+        with pytest.raises(DataError, match="n >= 0 and batch_size >= 1"):
+            gan.generate(n, batch_size=batch)
+
+
+def test_event_weights_need_one_finite_value_per_image():
+    gan = small_gan(seed=0)
+    real = np.ones((4, 1, 8, 8), np.float32)
+    gan.train_step(real, weights=np.array([1, 2, 0.5, 1]))
+    with pytest.raises(DataError, match="one finite weight per real image, shape \\(4,\\)"):
+        gan.train_step(real, weights=np.ones(3))
+    with pytest.raises(DataError, match="NaN or inf"):
+        gan.train_step(real, weights=np.array([1, np.nan, 1, 1]))
+
+
+def test_backward_must_follow_a_forward_of_the_same_batch():
+    net = build_network("DENSE|3|TANH", (2,), name="critic")
+    with pytest.raises(DataError, match="no forward ran yet"):
+        net.backward(np.ones((4, 3), np.float32))
+    net.forward(np.ones((4, 2), np.float32))
+    with pytest.raises(DataError, match="critic.backward needs .* shape \\(4, 3\\); got \\(2, 3\\)"):
+        net.backward(np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 4), (2, 4), (2.5,), "25", (1, -1, 3)])
+def test_input_shapes_must_be_positive_integers(shape):
+    with pytest.raises(LayoutError, match="input shape must be"):
+        build_network("DENSE|3|TANH", shape)
+
+
+def test_only_float32_and_float64_are_computed():
+    with pytest.raises(LayoutError, match="float32"):
+        build_network("DENSE|3|TANH", (2,), dtype=np.float16)
+
+
+def test_benchmark_generator_fuses_its_upsampling_into_the_convolution():
+    g = build_network(GENERATOR_LAYOUT, (64,))
+    upsample, conv = g.layers[2], g.layers[3]
+    assert upsample.fused and conv.phased and conv.upsample == (2, 2)
+    d = build_network(DISCRIMINATOR_LAYOUT, (1, 25, 25))
+    assert not d.layers[0].phased  # one input channel: im2col
+    assert d.layers[2].phased
+
+
+@pytest.mark.skipif(get_num_threads() < 2, reason="needs 2 Numba threads to split batches")
+def test_results_agree_across_thread_counts():
+    """Batches are split into one chunk per thread and partial gradients reduced in chunk
+    order: 1 and 2 threads give the same numbers up to float rounding."""
+    results = []
+    threads = get_num_threads()
+    try:
+        for count in (1, 2):
+            set_num_threads(count)
+            gan = small_gan(seed=8)
+            real = np.random.default_rng(0).random((9, 1, 8, 8), dtype=np.float32)
+            for _ in range(2):
+                gan.train_step(real)
+            results.append((gan.generator.parameters.copy(),
+                            gan.discriminator.parameters.copy()))
+    finally:
+        set_num_threads(threads)
+    for one, two in zip(*results):
+        np.testing.assert_allclose(one, two, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("last", ["DENSE|2|LINEAR", "DENSE|1|SIGMOID"])
+def test_discriminator_must_end_in_one_logit(last):
     g = build_network(SMALL_G, (6,))
-    d = build_network("RESHAPE|FLAT,DENSE|2|LINEAR", (1, 8, 8))
-    with pytest.raises(LayoutError, match="DENSE\\|1\\|LINEAR"):
+    d = build_network(f"RESHAPE|FLAT,{last}", (1, 8, 8))
+    with pytest.raises(LayoutError, match=f"must end in DENSE\\|1\\|LINEAR .* ends in {last}"):
         GAN(g, d, Adam(g), Adam(d), np.random.default_rng(0))
+
+
+def test_optimizers_must_belong_to_their_networks():
+    g = build_network(SMALL_G, (6,))
+    d = build_network(SMALL_D, (1, 8, 8))
+    with pytest.raises(LayoutError, match="generator optimizer was made for another network"):
+        GAN(g, d, Adam(d), Adam(d), np.random.default_rng(0))
 
 
 def test_generator_output_must_fit_the_discriminator_input():
@@ -115,13 +198,13 @@ def test_optimizers_by_name_are_case_insensitive_and_misspellings_are_explained(
     net = build_network("DENSE|3|LINEAR", (2,))
     assert isinstance(make_optimizer("adam", net), Adam)
     assert isinstance(make_optimizer("Sgd", net, learning_rate=0.1, momentum=0.9), SGD)
-    with pytest.raises(Exception, match="did you mean ADAM"):
+    with pytest.raises(OptionError, match="did you mean ADAM"):
         make_optimizer("ADMA", net)
 
 
 def test_unknown_initialisation_scheme_is_explained():
     net = build_network("DENSE|3|LINEAR", (2,))
-    with pytest.raises(LayoutError, match="did you mean XAVIERUNIFORM"):
+    with pytest.raises(OptionError, match="did you mean XAVIERUNIFORM"):
         initialize(net, np.random.default_rng(0), "XAVIERUNIFROM")
 
 

@@ -223,3 +223,57 @@ def test_benchmark_gan_forward_and_backward_match_pytorch():
     for name, ours in discriminator_grads.items():
         assert_close(ours, torch_parameter_grads(td, discriminator)[name],
                      f"discriminator {name}")
+
+
+def torch_parameters(module, net):
+    """Torch's parameter tensors, named like the engine's."""
+    weighted = [m for m in module.modules()
+                if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    names = [n for n in net.get_parameters() if n.endswith("_weight")]
+    tensors = {}
+    for name, m in zip(names, weighted):
+        tensors[name] = m.weight
+        tensors[name.replace("_weight", "_bias")] = m.bias
+    return tensors
+
+
+def test_full_training_step_matches_pytorch():
+    """GAN.train_step against the benchmark-gan.md step in PyTorch: the discriminator
+    step on a real and a generated batch, then the generator step through the updated
+    discriminator. SGD makes each parameter change lr * gradient, so the changes compare
+    directly (Adam's first step is about lr * sign(g) and would hide small errors)."""
+    rng = np.random.default_rng(4)
+    generator = build_network(GENERATOR_LAYOUT, (64,), name="generator")
+    discriminator = build_network(DISCRIMINATOR_LAYOUT, (1, 25, 25), name="discriminator")
+    for net in (generator, discriminator):
+        net.parameters[:] = rng.normal(0, 0.05, net.parameters.size)
+    real = rng.random((6, 1, 25, 25), dtype=np.float32)
+    tg, td = torch_network(generator), torch_network(discriminator)
+    before = {id(net): net.get_parameters() for net in (generator, discriminator)}
+    gan = GAN(generator, discriminator, SGD(generator, 0.5), SGD(discriminator, 0.5),
+              np.random.default_rng(9))
+    z = np.random.default_rng(9).standard_normal((6, 64), dtype=np.float32)  # train_step's noise
+
+    loss_d, loss_g = gan.train_step(real)
+
+    opt_g = torch.optim.SGD(tg.parameters(), lr=0.5)
+    opt_d = torch.optim.SGD(td.parameters(), lr=0.5)
+    fake = tg(torch.from_numpy(z))
+    opt_d.zero_grad()
+    t_loss_d = F.binary_cross_entropy_with_logits(td(torch.from_numpy(real)), torch.ones(6, 1)) \
+        + F.binary_cross_entropy_with_logits(td(fake.detach()), torch.zeros(6, 1))
+    t_loss_d.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    t_loss_g = F.binary_cross_entropy_with_logits(td(fake), torch.ones(6, 1))
+    t_loss_g.backward()
+    opt_g.step()
+
+    assert loss_d == pytest.approx(t_loss_d.item(), rel=1e-5)
+    assert loss_g == pytest.approx(t_loss_g.item(), rel=1e-5)
+    for net, module in ((generator, tg), (discriminator, td)):
+        after = net.get_parameters()
+        for name, tensor in torch_parameters(module, net).items():
+            start = before[id(net)][name]
+            assert_close(after[name] - start, tensor.detach() - torch.from_numpy(start),
+                         f"{net.name} {name} change")

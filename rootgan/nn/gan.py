@@ -8,7 +8,8 @@ weights), so a seed and a thread count fix every number.
 
 import numpy as np
 
-from ..errors import DataError, LayoutError
+from ..errors import DataError, LayoutError, OptionError, did_you_mean
+from .layers import Dense
 from .losses import BinaryCrossEntropy, NonSaturatingGeneratorLoss
 
 LATENT_DISTRIBUTIONS = ("GAUSS", "UNIFORM")
@@ -23,14 +24,26 @@ class GAN:
                 f"the generator's output {generator.output_shape} does not match the "
                 f"discriminator's input {discriminator.input_shape}"
             )
-        if discriminator.output_shape != (1,):
+        last = discriminator.layers[-1] if discriminator.layers else None
+        if not (isinstance(last, Dense) and last.width == 1 and last.activation == "LINEAR"):
             raise LayoutError(
-                f"the discriminator must end in DENSE|1|LINEAR (one logit per image); its "
-                f"output is {discriminator.output_shape}"
+                f"the discriminator must end in DENSE|1|LINEAR (one logit per image: the "
+                f"sigmoid lives in the loss); it ends in "
+                f"{discriminator.texts[-1] if discriminator.layers else 'nothing'}"
             )
+        if generator.dtype != discriminator.dtype:
+            raise LayoutError(f"the generator computes in {generator.dtype} but the "
+                              f"discriminator in {discriminator.dtype}; use one dtype")
+        for label, optimizer, network in (("generator", generator_optimizer, generator),
+                                          ("discriminator", discriminator_optimizer,
+                                           discriminator)):
+            if optimizer.network is not network:
+                raise LayoutError(f"the {label} optimizer was made for another network; "
+                                  f"create it with the {label}")
         if latent_distribution not in LATENT_DISTRIBUTIONS:
-            raise LayoutError(f"LatentDistribution must be GAUSS or UNIFORM, got "
-                              f"{latent_distribution!r}")
+            raise OptionError(f"LatentDistribution must be GAUSS or UNIFORM, got "
+                              f"{latent_distribution!r}"
+                              f"{did_you_mean(latent_distribution, LATENT_DISTRIBUTIONS)}")
         self.generator = generator
         self.discriminator = discriminator
         self.generator_optimizer = generator_optimizer
@@ -43,17 +56,20 @@ class GAN:
         self.generator_loss = NonSaturatingGeneratorLoss(dtype)
         self._noise = np.empty((0, self.latent_dim), dtype)
 
-    def sample_latent(self, n):
-        """Latent vectors for ``n`` images, in a buffer reused between calls."""
-        if self._noise.shape[0] != n:
+    def sample_latent(self, n, rng=None):
+        """Latent vectors for ``n`` images (from ``rng``, default the training generator),
+        in a buffer reused between calls."""
+        rng = self.rng if rng is None else rng
+        if self._noise.shape[0] < n:
             self._noise = np.empty((n, self.latent_dim), self.generator.dtype)
+        noise = self._noise[:n]
         if self.latent_distribution == "GAUSS":
-            self.rng.standard_normal(out=self._noise, dtype=self._noise.dtype)
+            rng.standard_normal(out=noise, dtype=noise.dtype)
         else:
-            self.rng.random(out=self._noise, dtype=self._noise.dtype)
-            self._noise *= 2
-            self._noise -= 1
-        return self._noise
+            rng.random(out=noise, dtype=noise.dtype)
+            noise *= 2
+            noise -= 1
+        return noise
 
     def train_step(self, real, weights=None):
         """One discriminator and one generator update on the batch ``real``.
@@ -65,6 +81,12 @@ class GAN:
         n = real.shape[0]
         if n == 0:
             raise DataError("train_step needs at least one real image")
+        if weights is not None:
+            weights = np.ascontiguousarray(weights, dtype=D.dtype)
+            if weights.shape != (n,) or not np.all(np.isfinite(weights)):
+                raise DataError(f"train_step needs one finite weight per real image, shape "
+                                f"({n},); got shape {weights.shape}"
+                                + ("" if weights.shape != (n,) else " with NaN or inf"))
         fake = G.forward(self.sample_latent(n))
 
         D.zero_grad()
@@ -81,11 +103,16 @@ class GAN:
         self.generator_optimizer.step()
         return loss_real + loss_fake, loss_g
 
-    def generate(self, n, batch_size=1024):
-        """``n`` generated images, shape ``(n, *generator.output_shape)``."""
+    def generate(self, n, batch_size=1024, rng=None):
+        """``n`` generated images, shape ``(n, *generator.output_shape)``; the noise comes
+        from ``rng`` (default: the training generator, whose sequence this advances)."""
+        if int(n) != n or n < 0 or int(batch_size) != batch_size or batch_size < 1:
+            raise DataError(f"generate needs n >= 0 and batch_size >= 1 (integers); got "
+                            f"n={n!r}, batch_size={batch_size!r}")
+        n, batch_size = int(n), int(batch_size)
         out = np.empty((n,) + self.generator.output_shape, self.generator.dtype)
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
-            out[start:stop] = self.generator.forward(self.sample_latent(stop - start),
+            out[start:stop] = self.generator.forward(self.sample_latent(stop - start, rng),
                                                      training=False)
         return out

@@ -3,7 +3,7 @@ seeded generator, layer by layer, so a seed fixes the whole network."""
 
 import numpy as np
 
-from ..errors import LayoutError, did_you_mean
+from ..errors import OptionError, did_you_mean
 
 
 def _xavier(rng, shape, fan_in, fan_out, dtype):
@@ -23,7 +23,7 @@ def initialize(network, rng, scheme="XAVIERUNIFORM"):
     """Draw every weight of ``network`` from ``rng`` with ``scheme``; zero every bias."""
     key = str(scheme).upper()
     if key not in INITIALIZERS:
-        raise LayoutError(
+        raise OptionError(
             f"unknown weight initialisation {scheme!r}; expected one of "
             f"{', '.join(INITIALIZERS)}{did_you_mean(scheme, INITIALIZERS)}"
         )

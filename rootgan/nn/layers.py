@@ -1,11 +1,12 @@
 """Layers of the engine.
 
 A layer sees each sample as one flat row: ``forward`` takes ``x (n, prod(input_shape))``
-and returns ``y (n, prod(output_shape))`` in a buffer the layer owns and reuses while the
-batch size and thread count stay the same (the returned array is overwritten by the next
-call: copy it to keep it). ``backward(dy)`` accumulates parameter gradients into the views
-the network bound and returns the input gradient (``None`` when not asked for). Shapes are
-``(features,)`` for flat data and ``(depth, height, width)`` for images, NCHW.
+and returns ``y (n, prod(output_shape))``, the leading rows of a buffer the layer owns
+(allocated for the largest batch seen and the thread count, then reused), or ``x`` itself
+for layers that move no data: the result is overwritten by the next call, so copy it to
+keep it. ``backward(dy)`` accumulates parameter gradients into the views the network bound
+and returns the input gradient (``None`` when not asked for). Shapes are ``(features,)``
+for flat data and ``(depth, height, width)`` for images, NCHW.
 """
 
 import numba
@@ -36,7 +37,8 @@ class Layer:
         self.input_shape = None
         self.shape = None
         self.dtype = None
-        self._buffer_key = None
+        self._capacity = 0   # batch size the buffers hold
+        self._nchunks = 0    # thread count the buffers were made for
         self.params = {}
         self.grads = {}
 
@@ -75,11 +77,13 @@ class Layer:
 
     # -- buffers -----------------------------------------------------------------------
     def _prepare(self, n):
-        """Allocate buffers for batch size ``n`` unless those of the last call fit."""
-        nchunks = max(1, min(numba.get_num_threads(), n))
-        if self._buffer_key != (n, nchunks):
-            self._allocate(n, nchunks)
-            self._buffer_key = (n, nchunks)
+        """Make the buffers hold ``n`` samples for the current thread count; returns the
+        number of batch chunks (one per thread)."""
+        nchunks = numba.get_num_threads()
+        if n > self._capacity or nchunks != self._nchunks:
+            capacity = max(n, self._capacity) if nchunks == self._nchunks else n
+            self._allocate(capacity, nchunks)
+            self._capacity, self._nchunks = capacity, nchunks
         return nchunks
 
     def _allocate(self, n, nchunks):
@@ -121,11 +125,11 @@ class _Activated(Layer):
         self.act = activations.CODES[activation]
         self.slope = float(slope)
 
-    def _allocate_common(self, n, nchunks, weight_size, bias_size):
+    def _allocate_common(self, n, nchunks, input_size, weight_parts_shape, bias_size):
         self.y = self._empty(n, self.output_size)
         self.dz = self._empty(n, self.output_size)
-        self.dx = self._empty(n, self.input_size)
-        self.dw_parts = self._empty(nchunks, weight_size)
+        self.dx = self._empty(n, input_size)
+        self.dw_parts = self._empty(nchunks, *weight_parts_shape)
         self.db_parts = self._empty(nchunks, bias_size)
 
     def _reduce(self):
@@ -154,22 +158,25 @@ class Dense(_Activated):
         return {"kind": self.kind, "width": self.width, "activation": self.activation}
 
     def _allocate(self, n, nchunks):
-        self._allocate_common(n, nchunks, self.width * self.input_size, self.width)
+        self._allocate_common(n, nchunks, self.input_size, (self.width * self.input_size,),
+                              self.width)
 
     def forward(self, x, training=True):
-        nchunks = self._prepare(x.shape[0])
+        n = x.shape[0]
+        nchunks = self._prepare(n)
         self.x = x
-        dense.dense_forward(x, self.params["weight"], self.params["bias"], self.y, nchunks,
+        dense.dense_forward(x, self.params["weight"], self.params["bias"], self.y[:n], nchunks,
                             self.act, self.slope)
-        return self.y
+        return self.y[:n]
 
     def backward(self, dy, need_dx=True, need_dw=True):
-        dense.dense_backward(self.x, self.params["weight"], self.y, dy, self.dz, self.dx,
-                             self.dw_parts, self.db_parts, self.act, self.slope, need_dx,
-                             need_dw)
+        n = dy.shape[0]
+        dense.dense_backward(self.x, self.params["weight"], self.y[:n], dy, self.dz[:n],
+                             self.dx[:n], self.dw_parts, self.db_parts, self.act, self.slope,
+                             need_dx, need_dw)
         if need_dw:
             self._reduce()
-        return self.dx if need_dx else None
+        return self.dx[:n] if need_dx else None
 
 
 class Conv2D(_Activated):
@@ -241,16 +248,17 @@ class Conv2D(_Activated):
         fh, fw = self.upsample
         rows = phase_plan(h // fh, fh, self.kernel[0], self.padding[0], self.shape[1])
         cols = phase_plan(w // fw, fw, self.kernel[1], self.padding[1], self.shape[2])
-        self.row_plan, self.row_map, top, bottom = rows
-        self.col_plan, self.col_map, left, right = cols
+        self.row_plan, self.tap_rows, top, bottom = rows
+        self.col_plan, self.tap_cols, left, right = cols
         self.small_shape = (c_in, h // fh, w // fw)
         self.pads = (top, left, h // fh + top + bottom, w // fw + left + right)
 
     def _allocate(self, n, nchunks):
         c_in, h, w = self.input_shape
         kh, kw = self.kernel
-        self._allocate_common(n, nchunks, self.filters * c_in * kh * kw, self.filters)
         if not self.phased:
+            self._allocate_common(n, nchunks, self.input_size, (self.filters * c_in * kh * kw,),
+                                  self.filters)
             size = c_in * kh * kw * self.shape[1] * self.shape[2]
             self.cols = self._empty(nchunks, size)
             self.dcols = self._empty(nchunks, size)
@@ -260,51 +268,53 @@ class Conv2D(_Activated):
         fh, fw = self.upsample
         taps = int(self.row_plan[:, 1].max() * self.col_plan[:, 1].max())
         longest = int((self.row_plan[:, 2].max() - 1) * wp + self.col_plan[:, 2].max())
+        self._allocate_common(n, nchunks, int(np.prod(self.small_shape)),
+                              (fh, fw, taps, self.filters, c_in), self.filters)
         self.phase_weights = self._empty(fh, fw, taps, self.filters, c_in)
-        self.dw_parts = self._empty(nchunks, fh, fw, taps, self.filters, c_in)
-        self.dx = self._empty(n, int(np.prod(self.small_shape)))
         self.padded = self._empty(nchunks, c_in * hp * wp)
         self.padded_grad = self._empty(nchunks, c_in * hp * wp)
         self.extended = self._empty(nchunks, self.filters * longest)
 
     def forward(self, x, training=True):
-        self._prepare(x.shape[0])
+        n = x.shape[0]
+        self._prepare(n)
         self.x = x
         weight = self.params["weight"]
         if not self.phased:
             c, h, w = self.input_shape
-            conv.conv2d_forward(x, weight, self.params["bias"], self.y, self.cols, c, h, w,
+            conv.conv2d_forward(x, weight, self.params["bias"], self.y[:n], self.cols, c, h, w,
                                 *self._geometry, self.shape[1], self.shape[2], self.act,
                                 self.slope)
-            return self.y
-        conv.phase_kernels(weight, self.row_map, self.col_map, self.row_plan, self.col_plan,
+            return self.y[:n]
+        conv.phase_kernels(weight, self.tap_rows, self.tap_cols, self.row_plan, self.col_plan,
                            self.phase_weights)
-        conv.conv2d_phase_forward(x, self.phase_weights, self.params["bias"], self.y,
+        conv.conv2d_phase_forward(x, self.phase_weights, self.params["bias"], self.y[:n],
                                   self.padded, self.extended, *self.small_shape, *self.pads,
                                   self.row_plan, self.col_plan, self.shape[1], self.shape[2],
                                   self.act, self.slope)
-        return self.y
+        return self.y[:n]
 
     def backward(self, dy, need_dx=True, need_dw=True):
+        n = dy.shape[0]
         if not self.phased:
             c, h, w = self.input_shape
-            conv.conv2d_backward(self.x, self.params["weight"], self.y, dy, self.dz, self.dx,
-                                 self.dw_parts, self.db_parts, self.cols, self.dcols, c, h, w,
-                                 *self._geometry, self.shape[1], self.shape[2], self.act,
-                                 self.slope, need_dx, need_dw)
+            conv.conv2d_backward(self.x, self.params["weight"], self.y[:n], dy, self.dz[:n],
+                                 self.dx[:n], self.dw_parts, self.db_parts, self.cols,
+                                 self.dcols, c, h, w, *self._geometry, self.shape[1],
+                                 self.shape[2], self.act, self.slope, need_dx, need_dw)
             if need_dw:
                 self._reduce()
-            return self.dx if need_dx else None
-        conv.conv2d_phase_backward(self.x, self.phase_weights, self.y, dy, self.dz, self.dx,
-                                   self.dw_parts, self.db_parts, self.padded,
+            return self.dx[:n] if need_dx else None
+        conv.conv2d_phase_backward(self.x, self.phase_weights, self.y[:n], dy, self.dz[:n],
+                                   self.dx[:n], self.dw_parts, self.db_parts, self.padded,
                                    self.padded_grad, self.extended, *self.small_shape,
                                    *self.pads, self.row_plan, self.col_plan, self.shape[1],
                                    self.shape[2], self.act, self.slope, need_dx, need_dw)
         if need_dw:
-            conv.add_phase_partials(self.dw_parts, self.row_map, self.col_map, self.col_plan,
+            conv.add_phase_partials(self.dw_parts, self.tap_rows, self.tap_cols, self.col_plan,
                                     self.grads["weight"])
             add_partials(self.db_parts, self.grads["bias"])
-        return self.dx if need_dx else None
+        return self.dx[:n] if need_dx else None
 
 
 def phase_plan(in_size, factor, kernel, pad, out_size):
@@ -377,27 +387,30 @@ class TransposedConv2D(Conv2D):
     def _allocate(self, n, nchunks):
         k = self.filters * self.kernel[0] * self.kernel[1]
         positions = self.input_shape[1] * self.input_shape[2]
-        self._allocate_common(n, nchunks, self.input_shape[0] * k, self.filters)
+        self._allocate_common(n, nchunks, self.input_size, (self.input_shape[0] * k,),
+                              self.filters)
         self.cols = self._empty(nchunks, k * positions)
 
     def forward(self, x, training=True):
-        self._prepare(x.shape[0])
+        n = x.shape[0]
+        self._prepare(n)
         self.x = x
         c, h, w = self.input_shape
-        conv.transconv2d_forward(x, self.params["weight"], self.params["bias"], self.y,
+        conv.transconv2d_forward(x, self.params["weight"], self.params["bias"], self.y[:n],
                                  self.cols, c, h, w, *self._geometry, self.shape[1],
                                  self.shape[2], self.act, self.slope)
-        return self.y
+        return self.y[:n]
 
     def backward(self, dy, need_dx=True, need_dw=True):
+        n = dy.shape[0]
         c, h, w = self.input_shape
-        conv.transconv2d_backward(self.x, self.params["weight"], self.y, dy, self.dz, self.dx,
-                                  self.dw_parts, self.db_parts, self.cols, c, h, w,
-                                  *self._geometry, self.shape[1], self.shape[2], self.act,
+        conv.transconv2d_backward(self.x, self.params["weight"], self.y[:n], dy, self.dz[:n],
+                                  self.dx[:n], self.dw_parts, self.db_parts, self.cols, c, h,
+                                  w, *self._geometry, self.shape[1], self.shape[2], self.act,
                                   self.slope, need_dx, need_dw)
         if need_dw:
             self._reduce()
-        return self.dx if need_dx else None
+        return self.dx[:n] if need_dx else None
 
 
 class MaxPool2D(Layer):
@@ -430,17 +443,19 @@ class MaxPool2D(Layer):
         self.dx = self._empty(n, self.input_size)
 
     def forward(self, x, training=True):
-        self._prepare(x.shape[0])
+        n = x.shape[0]
+        self._prepare(n)
         c, h, w = self.input_shape
-        pool.maxpool_forward(x, self.y, self.argmax, c, h, w, *self.kernel, *self.stride,
-                             self.shape[1], self.shape[2])
-        return self.y
+        pool.maxpool_forward(x, self.y[:n], self.argmax[:n], c, h, w, *self.kernel,
+                             *self.stride, self.shape[1], self.shape[2])
+        return self.y[:n]
 
     def backward(self, dy, need_dx=True, need_dw=True):
         if not need_dx:
             return None
-        pool.maxpool_backward(dy, self.argmax, self.dx)
-        return self.dx
+        n = dy.shape[0]
+        pool.maxpool_backward(dy, self.argmax[:n], self.dx[:n])
+        return self.dx[:n]
 
 
 class Upsample2D(Layer):
@@ -469,15 +484,17 @@ class Upsample2D(Layer):
     def forward(self, x, training=True):
         if self.fused:
             return x
-        self._prepare(x.shape[0])
-        pool.upsample_forward(x, self.y, *self.input_shape, *self.factors)
-        return self.y
+        n = x.shape[0]
+        self._prepare(n)
+        pool.upsample_forward(x, self.y[:n], *self.input_shape, *self.factors)
+        return self.y[:n]
 
     def backward(self, dy, need_dx=True, need_dw=True):
         if not need_dx or self.fused:
             return dy if need_dx else None
-        pool.upsample_backward(dy, self.dx, *self.input_shape, *self.factors)
-        return self.dx
+        n = dy.shape[0]
+        pool.upsample_backward(dy, self.dx[:n], *self.input_shape, *self.factors)
+        return self.dx[:n]
 
 
 class Reshape(Layer):

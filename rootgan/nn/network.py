@@ -16,8 +16,12 @@ class Network:
         self.name = name
         self.layers = list(layers)
         self.texts = list(texts) if texts is not None else [l.kind for l in self.layers]
-        self.input_shape = tuple(int(s) for s in input_shape)
+        self.input_shape = _checked_shape(input_shape, name)
         self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise LayoutError(f"{name}: the engine computes in float32 (float64 for gradient "
+                              f"checks), not {self.dtype}")
+        self._batch = None  # batch size of the last forward, which backward must match
         shape = self.input_shape
         for index, layer in enumerate(self.layers):
             try:
@@ -75,6 +79,7 @@ class Network:
         out = x.reshape(n, size)
         for layer in self.layers:
             out = layer.forward(out, training)
+        self._batch = n
         return out.reshape((n,) + self.output_shape)
 
     def backward(self, grad_output, input_grad=True, param_grads=True):
@@ -85,6 +90,12 @@ class Network:
         ``input_grad``. The generator step uses ``param_grads=False`` on the
         discriminator: only the gradient reaching the image is needed."""
         n = grad_output.shape[0]
+        size = int(np.prod(self.output_shape))
+        if n != self._batch or grad_output.size != n * size:
+            raise DataError(
+                f"{self.name}.backward needs the gradient of the last forward's output, shape "
+                f"({self._batch}, {', '.join(map(str, self.output_shape))}); got "
+                f"{grad_output.shape}" + ("" if self._batch else " and no forward ran yet"))
         grad = np.ascontiguousarray(grad_output, self.dtype).reshape(n, -1)
         last = len(self.layers) - 1
         for index in range(last, -1, -1):
@@ -141,6 +152,19 @@ class Network:
     def get_config(self):
         return {"name": self.name, "input_shape": self.input_shape,
                 "layers": [layer.get_config() for layer in self.layers]}
+
+
+def _checked_shape(shape, name):
+    """An input shape: (features,) or (depth, height, width), positive integers."""
+    try:
+        values = tuple(shape)
+        ok = len(values) in (1, 3) and all(int(v) == v and v >= 1 for v in values)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise LayoutError(f"{name}: the input shape must be (features,) or (depth, height, "
+                          f"width) of positive integers, got {shape!r}")
+    return tuple(int(v) for v in values)
 
 
 def _shape_text(shape):

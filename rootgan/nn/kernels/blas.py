@@ -8,15 +8,14 @@ in production, float64 in the gradient tests.
 
 The BLAS routines are bound as external symbols (not ctypes globals) so that kernels
 calling them can be cached on disk (``cache=True``). Kernels call ``gemm`` from inside
-``prange`` loops, one matrix product per thread, so SciPy's BLAS must run single-threaded:
-a threaded BLAS inside Numba's pool oversubscribes the cores (measured here: 5x slower).
+``prange`` loops, one matrix product per thread, so the BLAS must run single-threaded
+(``rootgan.nn.threads`` sees to it when the engine is imported).
 """
 
 import numpy as np
 from llvmlite import binding as llvm
 from numba import njit, types
 from numba.extending import get_cython_function_address, overload
-from threadpoolctl import ThreadpoolController
 
 for _name in ("sgemm", "dgemm"):
     llvm.add_symbol(
@@ -26,26 +25,6 @@ for _name in ("sgemm", "dgemm"):
 _SIGNATURE = types.void(*([types.voidptr] * 13))
 _sgemm = types.ExternalFunction("rootgan_sgemm", _SIGNATURE)
 _dgemm = types.ExternalFunction("rootgan_dgemm", _SIGNATURE)
-
-
-def _scipy_blas_libraries():
-    import scipy.linalg  # noqa: F401  (loads the BLAS whose threads we limit)
-
-    controller = ThreadpoolController()
-    return [
-        lib
-        for lib in controller.lib_controllers
-        if lib.user_api == "blas" and "scipy" in lib.filepath and "numpy" not in lib.filepath
-    ]
-
-
-def limit_blas_threads():
-    """Run the BLAS that ``gemm`` calls on one thread (Numba's pool provides parallelism)."""
-    for lib in _scipy_blas_libraries():
-        lib.set_num_threads(1)
-
-
-limit_blas_threads()
 
 
 def gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):

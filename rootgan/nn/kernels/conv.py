@@ -1,4 +1,9 @@
-"""Convolution and transposed convolution: im2col + one GEMM per sample.
+"""Convolution and transposed convolution as GEMMs.
+
+Two ways: im2col + one GEMM per sample (any stride; used for strided and few-channel
+convolutions and for transposed convolutions), and one GEMM per kernel tap on shifted views
+of the padded input (stride-1 convolutions, optionally fused with a preceding upsampling;
+see the second half of this file).
 
 Arrays are float32 (float64 in gradient tests), one row per sample: ``x (n, c_in*h_in*w_in)``,
 ``y (n, c_out*h_out*w_out)``. The batch is split into ``nchunks`` contiguous chunks, one per
@@ -115,7 +120,7 @@ def transconv2d_backward(x, w, y, dy, dz, dx, dw_parts, db_parts, cols, c_in, h_
 # stride-1 convolution of the small input with a smaller kernel whose taps are sums of the
 # original ones. Plain convolutions are the case fh = fw = 1 (one phase, taps unchanged).
 # Per axis, ``plan[r] = (first padded row read, number of taps, number of outputs)`` and
-# ``tap_map[r, i]`` is the phase-r tap that original tap i adds into; ``wk`` holds the
+# ``tap_rows[r, i]`` (``tap_cols``) is the phase-r tap that original tap i adds into; ``wk`` holds the
 # phase kernels as (fh, fw, taps, c_out, c_in), one contiguous matrix per tap.
 
 
@@ -131,7 +136,7 @@ def _pad_into(x, channels, h, w, top, left, hp, wp, xp):
 
 
 @njit(parallel=True, cache=True)
-def phase_kernels(w, row_map, col_map, row_plan, col_plan, wk):
+def phase_kernels(w, tap_rows, tap_cols, row_plan, col_plan, wk):
     """Sum the taps of ``w (c_out, c_in, kh, kw)`` into the phase kernels ``wk``."""
     c_out, c_in, kh, kw = w.shape
     fh, fw = row_plan.shape[0], col_plan.shape[0]
@@ -141,13 +146,13 @@ def phase_kernels(w, row_map, col_map, row_plan, col_plan, wk):
                 wk[r, s, :, co, :] = 0
                 for i in range(kh):
                     for j in range(kw):
-                        tap = row_map[r, i] * col_plan[s, 1] + col_map[s, j]
+                        tap = tap_rows[r, i] * col_plan[s, 1] + tap_cols[s, j]
                         for c in range(c_in):
                             wk[r, s, tap, co, c] += w[co, c, i, j]
 
 
 @njit(parallel=True, cache=True)
-def add_phase_partials(parts, row_map, col_map, col_plan, out):
+def add_phase_partials(parts, tap_rows, tap_cols, col_plan, out):
     """``out (c_out, c_in, kh, kw) += `` the phase-kernel gradients of every chunk, each
     original tap collecting the phase taps it was summed into, in chunk order."""
     c_out, c_in, kh, kw = out.shape
@@ -160,7 +165,7 @@ def add_phase_partials(parts, row_map, col_map, col_plan, out):
                     for t in range(nparts):
                         for r in range(fh):
                             for s in range(fw):
-                                tap = row_map[r, i] * col_plan[s, 1] + col_map[s, j]
+                                tap = tap_rows[r, i] * col_plan[s, 1] + tap_cols[s, j]
                                 acc += parts[t, r, s, tap, co, c]
                     out[co, c, i, j] += acc
 

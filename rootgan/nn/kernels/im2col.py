@@ -13,7 +13,7 @@ from numba import njit
 def _valid_range(out_size, in_size, stride, pad, offset):
     """Output positions o with 0 <= o*stride - pad + offset < in_size."""
     lo_num = pad - offset
-    lo = 0 if lo_num <= 0 else (lo_num + stride - 1) // stride
+    lo = 0 if lo_num <= 0 else min(out_size, (lo_num + stride - 1) // stride)
     hi_num = in_size - 1 + pad - offset
     hi = hi_num // stride + 1 if hi_num >= 0 else 0
     return lo, max(lo, min(hi, out_size))
