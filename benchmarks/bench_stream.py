@@ -1,0 +1,105 @@
+"""Streaming a training set larger than the memory budget through the DataLoader.
+
+Writes a ROOT file of 25x25 images (``image[625]/F``, uproot's default compression) holding
+``--factor`` times as many events as the memory budget holds (a chunk is an eighth of it,
+see rootgan/io/dataset.py), then, in a fresh
+process on one core, prepares it with ``MemoryBudget=--budget`` and reads one shuffled pass
+of training batches. Reports images/s and the process's peak resident memory, which must
+stay below the budget + 500 MB (the chunk, the shuffle buffer and their copies live inside
+the budget; the rest is Python, NumPy, uproot and awkward).
+
+    python benchmarks/bench_stream.py [--budget 100] [--factor 5] [--batch 256]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+PIXELS = 625
+BYTES_PER_EVENT = 4 * PIXELS + 32  # rootgan.io.dataset.Layout.bytes_per_event for one image
+
+
+def write_file(path, events):
+    import uproot
+
+    rng = np.random.default_rng(0)
+    with uproot.recreate(path) as handle:
+        tree = handle.mktree("jets", {"image": ("f4", (PIXELS,)), "pt": "f4"})
+        # baskets of 2,000 events (5 MB), within ROOT's usual range (its TTree flushes
+        # clusters of about 30 MB)
+        for start in range(0, events, 2_000):
+            n = min(2_000, events - start)
+            # jet-image-like sparsity: most pixels zero, a few carry pT
+            images = rng.exponential(2.0, (n, PIXELS)).astype(np.float32)
+            images[rng.random((n, PIXELS)) < 0.8] = 0
+            tree.extend({"image": images, "pt": images.sum(axis=1)})
+
+
+def stream(path, budget, batch):
+    """Child process: prepare and read one pass; returns numbers as JSON."""
+    from rootgan import TMVA
+
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    loader = TMVA.DataLoader("bench")
+    loader.AddVariablesArray("image", PIXELS)
+    loader.AddSignalTree(f"{path}:jets")
+    dataset = loader.PrepareTrainingAndTestTree("", f"nTest_Signal=1:MemoryBudget={budget}")
+    prepared = time.perf_counter()
+    images = 0
+    for batch_events in dataset.training.batches(batch, np.random.default_rng(1)):
+        images += batch_events["image"].shape[0]
+    done = time.perf_counter()
+    return {"images": images, "prepare_s": prepared - start, "stream_s": done - prepared,
+            "chunk_events": dataset.training.chunk_events,
+            "chunks": -(-len(dataset.training) // dataset.training.chunk_events),
+            "baseline_mb": baseline,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget", type=float, default=100.0, help="MemoryBudget in MB")
+    parser.add_argument("--factor", type=float, default=5.0,
+                        help="file size (uncompressed) in units of the budget")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        path, budget, batch = args.child
+        print(json.dumps(stream(path, float(budget), int(batch))))
+        return
+
+    chunk_events = int(args.budget * (1 << 20) / 8 // BYTES_PER_EVENT)
+    events = int(args.factor * args.budget * (1 << 20) // BYTES_PER_EVENT)
+    with tempfile.TemporaryDirectory(prefix="rootgan-stream-") as folder:
+        path = os.path.join(folder, "images.root")
+        print(f"writing {events:,} images of {PIXELS} pixels ({events * PIXELS * 4 / 1e6:,.0f} MB "
+              f"uncompressed) to {path} ...", flush=True)
+        write_file(path, events)
+        print(f"file size {os.path.getsize(path) / 1e6:,.0f} MB; MemoryBudget {args.budget:g} MB "
+              f"-> chunks of {chunk_events:,} events")
+        env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        output = subprocess.run([sys.executable, __file__, "--child", path, str(args.budget),
+                                 str(args.batch)], env=env, stdout=subprocess.PIPE, text=True,
+                                check=True).stdout
+    result = json.loads(output.splitlines()[-1])
+    rate = result["images"] / result["stream_s"]
+    limit = args.budget + 500
+    print(f"prepare (open, check, select, split): {result['prepare_s']:.2f} s")
+    print(f"one shuffled pass: {result['images']:,} images in {result['chunks']} chunks, "
+          f"{result['stream_s']:.2f} s = {rate:,.0f} images/s on one core")
+    print(f"peak RSS {result['peak_mb']:,.0f} MB (after imports {result['baseline_mb']:,.0f} MB); "
+          f"limit budget + 500 MB = {limit:,.0f} MB: "
+          f"{'within' if result['peak_mb'] <= limit else 'OVER'}")
+
+
+if __name__ == "__main__":
+    main()

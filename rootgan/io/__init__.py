@@ -1,0 +1,1 @@
+"""ROOT in (uproot, chunked) and, later, out. Knows nothing about networks."""

@@ -1,0 +1,356 @@
+"""Selecting, splitting and streaming the events a DataLoader describes.
+
+``prepare`` opens every tree, checks the structure of every declared variable, evaluates
+cuts and weights chunk by chunk, and splits each class into training and test events
+(deterministic for a seed). It keeps only entry numbers and weights, so the images
+themselves are read later, by ``Split.batches``, in chunks sized from the memory budget and
+shuffled across chunks: a training set larger than memory works.
+"""
+
+import numpy as np
+
+from ..errors import DataError
+from .columns import ArrayColumn, ExpressionColumns
+from .expressions import combine_cuts
+from .sources import resolve_trees
+
+MEBIBYTE = 1 << 20
+
+
+class TreeRequest:
+    """A tree a class reads from: where, with which class weight, for which split."""
+
+    def __init__(self, spec, class_name, weight=1.0, cut="", treetype=""):
+        self.spec = spec
+        self.class_name = class_name
+        self.weight = float(weight)
+        self.cut = cut or ""
+        self.treetype = treetype  # "", "Training" or "Test"
+
+
+class Layout:
+    """What to read per event: array variables, scalar expressions by role, aliases."""
+
+    def __init__(self, arrays, scalars, aliases):
+        self.arrays = dict(arrays)        # name -> values per event
+        self.scalars = dict(scalars)      # label -> expression (variables, spectators, ...)
+        self.aliases = dict(aliases)      # alias -> expression
+
+    @property
+    def bytes_per_event(self):
+        return 4 * sum(self.arrays.values()) + 8 * len(self.scalars) + 32
+
+
+class _BoundSource:
+    """A tree with its columns bound and checked."""
+
+    def __init__(self, source, layout, request):
+        self.source = source
+        self.request = request
+        self.arrays = {name: ArrayColumn(source, name, size)
+                       for name, size in layout.arrays.items()}
+        self.aliases = layout.aliases
+        self.scalars = ExpressionColumns(source, layout.scalars, layout.aliases)
+
+
+class Split:
+    """Training or test events: which entries of which trees, with weights and classes."""
+
+    def __init__(self, name, bound, source_index, entries, weights, class_ids, layout,
+                 chunk_events, nonfinite):
+        order = np.lexsort((entries, source_index))
+        self.name = name
+        self._bound = bound
+        self.source_index = source_index[order]
+        self.entries = entries[order]
+        self.weights = weights[order]
+        self.class_ids = class_ids[order]
+        self.layout = layout
+        self.chunk_events = max(1, int(chunk_events))
+        self.nonfinite = nonfinite
+        self.dropped = 0
+
+    def __len__(self):
+        return self.entries.size
+
+    def _chunks(self):
+        """(source, positions) groups whose entries span at most chunk_events entries, so
+        reading the span stays within the budget however sparse the selection is."""
+        for s in np.unique(self.source_index):
+            positions = np.flatnonzero(self.source_index == s)
+            entries = self.entries[positions]
+            first = 0
+            while first < positions.size:
+                stop = int(np.searchsorted(entries, entries[first] + self.chunk_events))
+                yield s, positions[first:stop]
+                first = stop
+
+    def _read_chunk(self, s, positions):
+        bound = self._bound[s]
+        entries = self.entries[positions]
+        start, stop = int(entries[0]), int(entries[-1]) + 1
+        # every entry of the range selected (no cut, Block split): no copy needed
+        pick = slice(None) if stop - start == entries.size else entries - start
+        columns = {name: column.read(start, stop)[pick]
+                   for name, column in bound.arrays.items()}
+        columns.update({label: values[pick]
+                        for label, values in bound.scalars.read(start, stop).items()})
+        columns["weight"] = self.weights[positions]
+        columns["classID"] = self.class_ids[positions]
+        return self._finite(columns, bound, entries)
+
+    def _finite(self, columns, bound, entries):
+        bad = np.zeros(entries.size, bool)
+        culprit = {}
+        for name, values in columns.items():
+            if values.dtype.kind != "f":
+                continue
+            rows = ~np.isfinite(values) if values.ndim == 1 else \
+                ~np.isfinite(values).all(axis=1)
+            if rows.any():
+                culprit.setdefault(name, int(np.flatnonzero(rows)[0]))
+                bad |= rows
+        if not bad.any():
+            return columns
+        if self.nonfinite == "ERROR":
+            name, row = next(iter(culprit.items()))
+            raise DataError(
+                f"{bound.source.label}: entry {int(entries[row])} has a NaN or infinite value "
+                f"in {name!r} ({int(bad.sum())} such events in entries {int(entries[0])}-"
+                f"{int(entries[-1])}); fix the input, or drop such events with NonFinite=DROP "
+                f"in PrepareTrainingAndTestTree's options")
+        self.dropped += int(bad.sum())
+        keep = ~bad
+        return {name: values[keep] for name, values in columns.items()}
+
+    def read_all(self):
+        """Every event of the split in tree order (for test sets and small samples)."""
+        parts = [self._read_chunk(s, positions) for s, positions in self._chunks()]
+        if not parts:
+            return {}
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    def batches(self, batch_size, rng, buffer_events=None):
+        """Shuffled batches of ``batch_size`` events (the last may be smaller), one pass.
+
+        Chunks are visited in random order, and a shuffle buffer of ``buffer_events``
+        (default: one chunk) mixes events across chunks, so consecutive batches draw from
+        all over the sample while at most two chunks and the buffer are in memory."""
+        buffer_events = self.chunk_events if buffer_events is None else int(buffer_events)
+        chunks = list(self._chunks())
+        pool = _Pool(buffer_events + batch_size + self.chunk_events)
+        for index in rng.permutation(len(chunks)):
+            pool.add(self._read_chunk(*chunks[index]))
+            if pool.size <= buffer_events:
+                continue
+            # emit all but buffer_events of the pool in random order; keep the rest
+            order = rng.permutation(pool.size)
+            ready = (pool.size - buffer_events) // batch_size * batch_size
+            for first in range(0, ready, batch_size):
+                yield pool.rows(order[first:first + batch_size])
+            pool.keep(order[ready:])
+        order = rng.permutation(pool.size)
+        for first in range(0, pool.size, batch_size):
+            yield pool.rows(order[first:first + batch_size])
+
+
+class _Pool:
+    """The shuffle buffer: preallocated once per pass, so refilling it touches no new
+    memory (fresh multi-megabyte arrays cost page faults on every chunk)."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.columns = None
+        self.size = 0
+
+    def add(self, chunk):
+        n = next(iter(chunk.values())).shape[0]
+        if self.columns is None:
+            self.columns = {k: np.empty((self.capacity,) + v.shape[1:], v.dtype)
+                            for k, v in chunk.items()}
+        for k, v in chunk.items():
+            self.columns[k][self.size:self.size + n] = v
+        self.size += n
+
+    def rows(self, rows):
+        return {k: v[rows] for k, v in self.columns.items()}
+
+    def keep(self, rows):
+        kept = self.rows(rows)
+        for k, v in kept.items():
+            self.columns[k][:rows.size] = v
+        self.size = rows.size
+
+
+class Dataset:
+    """The prepared training and test splits, with the class names and a summary."""
+
+    def __init__(self, name, class_names, training, test, negative_weights):
+        self.name = name
+        self.class_names = class_names
+        self.training = training
+        self.test = test
+        self.negative_weights = negative_weights
+
+    def summary(self):
+        lines = [f"Dataset {self.name}:"]
+        width = max(len(c) for c in self.class_names)
+        for class_id, name in enumerate(self.class_names):
+            cells = []
+            for split in (self.training, self.test):
+                mine = split.class_ids == class_id
+                cells.append(f"{split.name} {int(mine.sum()):>9,} events, sum of weights "
+                             f"{split.weights[mine].sum():>12,.2f}")
+            lines.append(f"  {name.ljust(width)}  " + "   ".join(cells))
+        for name, count in self.negative_weights.items():
+            if count:
+                lines.append(f"  note: {count:,} {name} events have negative weights (kept)")
+        return "\n".join(lines)
+
+
+def prepare(name, layout, requests, cuts, weight_expressions, options):
+    """Select and split the events of every class (see module docstring).
+
+    ``cuts`` and ``weight_expressions`` map class names to TTree::Draw expressions;
+    ``options`` are PrepareTrainingAndTestTree's parsed options."""
+    class_names = list(dict.fromkeys(r.class_name for r in requests))
+    if not class_names:
+        raise DataError(f"DataLoader {name!r} has no trees: add them with AddSignalTree, "
+                        f"AddBackgroundTree or AddTree before PrepareTrainingAndTestTree")
+    if not layout.arrays and not layout.scalars:
+        raise DataError(f"DataLoader {name!r} has no variables: declare the image with "
+                        f"AddVariablesArray(name, size) (or scalars with AddVariable)")
+    # A chunk is an eighth of the budget: a chunk being read (and its selected copy), the
+    # shuffle buffer (one chunk) and the pool they form together stay within the budget.
+    chunk_events = max(1, int(options["MemoryBudget"] * MEBIBYTE / 8 // layout.bytes_per_event))
+
+    bound, per_class, negative = [], {c: [] for c in class_names}, {}
+    for request in requests:
+        for source in resolve_trees(request.spec):
+            bound.append(_BoundSource(source, layout, request))
+            for column in bound[-1].arrays.values():
+                column.check_structure(chunk_events)
+    for index, item in enumerate(bound):
+        request = item.request
+        cut = combine_cuts(cuts.get(request.class_name, ""), request.cut)
+        entries, weights = _select(item, cut, weight_expressions.get(request.class_name, ""),
+                                   chunk_events)
+        weights *= request.weight
+        negative[request.class_name] = negative.get(request.class_name, 0) + int(
+            (weights < 0).sum())
+        per_class[request.class_name].append((index, entries, weights, request.treetype))
+
+    training, test = [], []
+    for class_id, class_name in enumerate(class_names):
+        total = sum(e.size for _, e, _, _ in per_class[class_name])
+        if total == 0:
+            cut = cuts.get(class_name, "")
+            raise DataError(f"no {class_name} events pass the selection"
+                            + (f" (cut {cut!r})" if cut else "")
+                            + f" in {', '.join(bound[i].source.label for i, *_ in per_class[class_name])}")
+        train_part, test_part = _split_class(class_name, per_class[class_name], options)
+        for part, store in ((train_part, training), (test_part, test)):
+            store.append(part + (np.full(part[0].size, class_id, np.int32),))
+    _normalise(training, test, options["NormMode"])
+
+    def make(split_name, parts):
+        arrays = [np.concatenate([p[i] for p in parts]) for i in range(4)]
+        return Split(split_name, bound, *arrays, layout, chunk_events, options["NonFinite"])
+
+    return Dataset(name, class_names, make("training", training), make("test", test), negative)
+
+
+def _select(item, cut, weight_expression, chunk_events):
+    """Entry numbers passing ``cut`` and their event weights, read chunk by chunk."""
+    expressions = {}
+    if cut:
+        expressions["cut"] = cut
+    if weight_expression:
+        expressions["weight expression"] = weight_expression
+    columns = ExpressionColumns(item.source, expressions, item.aliases) if expressions else None
+    entries, weights = [], []
+    total = item.source.num_entries
+    for start in range(0, total, chunk_events * 8):  # only a few numbers per event here
+        stop = min(total, start + chunk_events * 8)
+        values = columns.read(start, stop) if columns else {}
+        mask = values["cut"] != 0 if "cut" in values else np.ones(stop - start, bool)
+        entries.append(np.flatnonzero(mask) + start)
+        weights.append(values["weight expression"][mask] if "weight expression" in values
+                       else np.ones(int(mask.sum())))
+    if not entries:
+        return np.empty(0, np.int64), np.empty(0)
+    return np.concatenate(entries).astype(np.int64), np.concatenate(weights)
+
+
+def _split_class(class_name, parts, options):
+    """Training and test (source index, entry, weight) arrays of one class."""
+    fixed = {"Training": [], "Test": []}
+    free = []
+    for index, entries, weights, treetype in parts:
+        target = fixed.get(treetype, free)
+        target.append((np.full(entries.size, index, np.int64), entries, weights))
+
+    def join(items):
+        if not items:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        return tuple(np.concatenate([item[i] for item in items]) for i in range(3))
+
+    sources, entries, weights = join(free)
+    available = entries.size
+    n_train = options[f"nTrain_{class_name}"]
+    n_test = options[f"nTest_{class_name}"]
+    if n_train + n_test > available:
+        raise DataError(f"nTrain_{class_name}={n_train} plus nTest_{class_name}={n_test} "
+                        f"exceed the {available:,} {class_name} events that pass the selection "
+                        f"(and are not assigned to Training or Test by their tree)")
+    if n_train == 0 and n_test == 0:
+        n_train = available // 2
+        n_test = available - n_train
+    elif n_train == 0:
+        n_train = available - n_test
+    elif n_test == 0:
+        n_test = available - n_train
+
+    mode = options["SplitMode"]
+    if mode == "Random":
+        order = np.random.default_rng(options["SplitSeed"]).permutation(available)
+        train_rows, test_rows = order[:n_train], order[n_train:n_train + n_test]
+    elif mode == "Alternate":
+        rows = np.arange(available)
+        train_rows = rows[0::2][:n_train]
+        test_rows = rows[1::2][:n_test]
+        if train_rows.size < n_train or test_rows.size < n_test:
+            # more of one side than alternation provides: the rest in order
+            rest = np.setdiff1d(rows, np.concatenate([train_rows, test_rows]))
+            need_train = n_train - train_rows.size
+            train_rows = np.concatenate([train_rows, rest[:need_train]])
+            test_rows = np.concatenate([test_rows, rest[need_train:need_train + n_test -
+                                                        test_rows.size]])
+    else:  # Block
+        train_rows = np.arange(n_train)
+        test_rows = np.arange(n_train, n_train + n_test)
+
+    train = join(fixed["Training"] + [(sources[train_rows], entries[train_rows],
+                                       weights[train_rows])])
+    test = join(fixed["Test"] + [(sources[test_rows], entries[test_rows], weights[test_rows])])
+    return train, test
+
+
+def _normalise(training, test, mode):
+    """TMVA's NormMode: None keeps weights; NumEvents scales each class so its training
+    weights sum to its number of training events; EqualNumEvents scales every class to the
+    first class's number of training events."""
+    if mode == "None":
+        return
+    target = None
+    for train_part, test_part in zip(training, test):
+        weights = train_part[2]
+        total = weights.sum()
+        if total <= 0:
+            continue
+        goal = weights.size if (mode == "NumEvents" or target is None) else target
+        if target is None:
+            target = weights.size
+        factor = goal / total
+        train_part[2][:] *= factor
+        test_part[2][:] *= factor

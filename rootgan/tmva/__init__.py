@@ -1,0 +1,7 @@
+"""The TMVA-shaped front: the names of ``ROOT.TMVA``, so that a script ports to rootgan
+by changing one import (``from rootgan import TMVA``)."""
+
+from .dataloader import DataLoader
+from .types import Types
+
+__all__ = ["DataLoader", "Types"]
