@@ -222,3 +222,13 @@ _phase = st.fixed_dictionaries({
 def test_any_valid_option_set_round_trips_through_its_string(values):
     parsed = METHOD.parse(METHOD.format(values))
     assert dict(parsed) == values
+
+
+def test_readme_documents_the_dataloader_options_as_declared():
+    from pathlib import Path
+
+    from rootgan.tmva.dataloader import prepare_options
+
+    table = prepare_options(["<Class>"]).markdown_table()
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert table in readme, "README.md's DataLoader option table is stale; paste:\n" + table

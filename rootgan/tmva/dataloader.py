@@ -41,7 +41,8 @@ def prepare_options(class_names):
                "events); EqualNumEvents (every class to the first class's number)",
                allowed=("None", "NumEvents", "EqualNumEvents")),
         *per_class,
-        Option("V", "bool", False, "verbose: print the dataset summary"),
+        Option("V", "bool", False, "verbose (accepted; the dataset summary is always "
+               "printed)"),
         Option("VerboseLevel", "enum", "Info", "TMVA's verbosity; accepted",
                allowed=("Debug", "Verbose", "Info", "Warning", "Error", "Fatal")),
         Option("CalcCorrelations", "bool", True, "TMVA's correlation matrices; accepted, "
@@ -50,8 +51,8 @@ def prepare_options(class_names):
                "chunks are sized from it", minimum=1),
         Option("NonFinite", "enum", "ERROR", "NaN or infinite values: ERROR raises, DROP "
                "drops such events and reports how many", allowed=("ERROR", "DROP")),
-        Option("Scheduler", "string", "none", "none, local, or a Dask scheduler address: "
-               "read and preprocess over Dask"),
+        Option("Scheduler", "string", "none", "none; local or a Dask scheduler address "
+               "(reading over Dask) are reserved for the scale-out work and refused for now"),
     ])
 
 
@@ -207,8 +208,7 @@ class DataLoader:
                    for name in class_names}
         layout = Layout(self._arrays, self._scalars, self._aliases)
         self.dataset = prepare(self._name, layout, self._requests, cuts, weights, options)
-        if options["V"]:
-            print(self.dataset.summary())
+        print(self.dataset.summary())
         return self.dataset
 
     def _class_cut(self, name, cuts_given, class_names):
