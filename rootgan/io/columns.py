@@ -150,7 +150,7 @@ class ExpressionColumns:
             self.read(0, 1)  # an unknown name or a non-scalar fails here, before training
 
     def read(self, start, stop):
-        """{label: float64 array of entries [start, stop)}."""
+        """{label: array of entries [start, stop)}, numeric, one value per entry."""
         if not self.labels:
             return {}
         unique = sorted(set(self.translated.values()))
@@ -180,5 +180,5 @@ class ExpressionColumns:
             if values.dtype.kind not in "biuf":
                 raise DataError(f"{_where(self.source)}: the {label} {self.texts[label]!r} is "
                                 f"not numeric ({values.dtype})")
-            result[label] = values.astype(np.float64)
+            result[label] = values  # dtype as computed: float32 branches stay float32
         return result

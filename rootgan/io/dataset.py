@@ -123,9 +123,14 @@ class Split:
         keep = ~bad
         return {name: values[keep] for name, values in columns.items()}
 
+    def read_chunks(self):
+        """The events of the split in tree order, one chunk of the budget at a time."""
+        for s, positions in self._chunks():
+            yield self._read_chunk(s, positions)
+
     def read_all(self):
         """Every event of the split in tree order (for test sets and small samples)."""
-        parts = [self._read_chunk(s, positions) for s, positions in self._chunks()]
+        parts = list(self.read_chunks())
         if not parts:
             return {}
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
@@ -185,12 +190,17 @@ class _Pool:
 class Dataset:
     """The prepared training and test splits, with the class names and a summary."""
 
-    def __init__(self, name, class_names, training, test, negative_weights):
+    def __init__(self, name, class_names, training, test, negative_weights, sources):
         self.name = name
+        self.sources = sources
         self.class_names = class_names
         self.training = training
         self.test = test
         self.negative_weights = negative_weights
+
+    def input_files(self):
+        """Paths of the files the events come from, in order."""
+        return list(dict.fromkeys(source.file_path for source in self.sources))
 
     def summary(self):
         lines = [f"Dataset {self.name}:"]
@@ -257,7 +267,8 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
         arrays = [np.concatenate([p[i] for p in parts]) for i in range(4)]
         return Split(split_name, bound, *arrays, layout, chunk_events, options["NonFinite"])
 
-    return Dataset(name, class_names, make("training", training), make("test", test), negative)
+    return Dataset(name, class_names, make("training", training), make("test", test), negative,
+                   [item.source for item in bound])
 
 
 def _select(item, cut, weight_expression, chunk_events):

@@ -2,6 +2,8 @@
 by changing one import (``from rootgan import TMVA``)."""
 
 from .dataloader import DataLoader
+from .factory import Factory
+from .reader import Reader
 from .types import Types
 
-__all__ = ["DataLoader", "Types"]
+__all__ = ["DataLoader", "Factory", "Reader", "Types"]

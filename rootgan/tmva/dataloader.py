@@ -130,6 +130,13 @@ class DataLoader:
             raise DataError(f"{label!r} is declared twice in DataLoader {self._name!r} (as "
                             f"{previous} and as {role}); declare it once")
 
+    def variables_spec(self):
+        """What a method needs to know about its inputs (saved in its weights file)."""
+        return {"arrays": dict(self._arrays), "variables": self.labels("variable"),
+                "spectators": self.labels("spectator"), "conditions": self.labels("condition"),
+                "targets": self.labels("target"), "aliases": dict(self._aliases),
+                "expressions": dict(self._scalars)}
+
     def labels(self, role):
         """The labels of one role in declaration order ('array' for AddVariablesArray)."""
         if role == "array":

@@ -1,0 +1,144 @@
+"""Writing ROOT files that are never half-written.
+
+``staged(path)`` yields a writable uproot file holding a copy of ``path`` (if it exists);
+when the block ends without an exception the copy replaces ``path`` in one rename, and
+otherwise it is deleted. A process killed mid-stage (SIGKILL) leaves the previous complete
+file and a temporary file, which the next stage on the same path removes. Trees are written
+with ``mktree`` (TTrees, not RNTuples) in large baskets.
+"""
+
+import contextlib
+import glob
+import os
+import shutil
+import tempfile
+
+import awkward as ak
+import numpy as np
+import uproot
+from uproot.writing.identify import to_TAxis, to_TH1x
+
+from ..errors import DataError
+
+BASKET_ENTRIES = 100_000
+BASKET_BYTES = 10 << 20
+
+
+def _temporary_prefix(path):
+    folder, name = os.path.split(os.path.abspath(path))
+    return folder, f".{name}.tmp-"
+
+
+def remove_stale_temporaries(path):
+    """Delete temporary files a killed writer of ``path`` left behind."""
+    folder, prefix = _temporary_prefix(path)
+    for stale in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*")):
+        with contextlib.suppress(OSError):
+            os.remove(stale)
+
+
+@contextlib.contextmanager
+def staged(path):
+    """A writable uproot file whose content replaces ``path`` atomically on success."""
+    folder, prefix = _temporary_prefix(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot create the folder {folder!r} for {path!r}: {error}") from None
+    remove_stale_temporaries(path)
+    handle, temporary = tempfile.mkstemp(prefix=prefix, dir=folder)
+    os.close(handle)
+    try:
+        if os.path.exists(path):
+            shutil.copyfile(path, temporary)
+            writable = uproot.update(temporary)
+        else:
+            writable = uproot.recreate(temporary)
+        with writable:
+            yield writable
+        with open(temporary, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def create_empty(path):
+    """A valid ROOT file with no content (what TMVA's RECREATE leaves before any stage)."""
+    if os.path.exists(path):
+        os.remove(path)
+    with staged(path):
+        pass
+
+
+def branch_types(columns):
+    """uproot ``mktree`` types for a dict of arrays: fixed-size arrays as ``name[N]/T``,
+    awkward lists as variable-length branches."""
+    types = {}
+    for name, values in columns.items():
+        if isinstance(values, ak.Array):  # jagged: one variable-length list per entry
+            types[name] = str(values.type.content)
+            continue
+        values = np.asarray(values)
+        if values.dtype.kind in "OUS":
+            types[name] = "string"
+        elif values.ndim == 1:
+            types[name] = values.dtype
+        else:
+            types[name] = (values.dtype, values.shape[1:])
+    return types
+
+
+def write_tree(directory, name, chunks, title=""):
+    """Write a TTree from an iterable of ``{branch: array}`` chunks, extending in baskets
+    of at least 100,000 entries or ~10 MB (small extends make slow, bloated files).
+    Returns the number of entries written."""
+    tree = None
+    pending = []
+    pending_entries = pending_bytes = written = 0
+
+    def flush():
+        nonlocal pending, pending_entries, pending_bytes, written
+        if not pending:
+            return
+        merged = {k: (ak.concatenate if isinstance(pending[0][k], ak.Array) else np.concatenate)(
+            [p[k] for p in pending]) for k in pending[0]}
+        tree.extend(merged)
+        written += pending_entries
+        pending, pending_entries, pending_bytes = [], 0, 0
+
+    for chunk in chunks:
+        entries = len(next(iter(chunk.values())))
+        if entries == 0:
+            continue
+        if tree is None:
+            tree = directory.mktree(name, branch_types(chunk), title=title)
+        pending.append(chunk)
+        pending_entries += entries
+        pending_bytes += sum(v.nbytes for v in chunk.values())
+        if pending_entries >= BASKET_ENTRIES or pending_bytes >= BASKET_BYTES:
+            flush()
+    if tree is None:
+        return 0
+    flush()
+    return written
+
+
+def write_histogram(directory, name, counts, edges, title="", x_title="", y_title=""):
+    """A TH1D from bin contents and edges (uniform or not); errors are not stored, so a
+    history (a value per epoch) draws as a plain curve."""
+    counts = np.asarray(counts, np.float64)
+    edges = np.asarray(edges, np.float64)
+    centers = (edges[1:] + edges[:-1]) / 2
+    uniform = np.allclose(np.diff(edges), edges[1] - edges[0])
+    x_axis = to_TAxis("xaxis", x_title, counts.size, edges[0], edges[-1],
+                      fXbins=np.empty(0) if uniform else edges)
+    y_axis = to_TAxis("yaxis", y_title, 1, 0.0, 1.0)
+    cells = np.concatenate([[0.0], counts, [0.0]])  # underflow, bins, overflow
+    directory[name] = to_TH1x(
+        name, title, cells, fEntries=float(counts.size), fTsumw=counts.sum(),
+        fTsumw2=float((counts ** 2).sum()), fTsumwx=float((counts * centers).sum()),
+        fTsumwx2=float((counts * centers ** 2).sum()), fSumw2=np.zeros_like(cells),
+        fXaxis=x_axis, fYaxis=y_axis)
