@@ -6,6 +6,7 @@ float64 (the same source the float32 engine uses), not a NumPy re-implementation
 import numpy as np
 import pytest
 
+from rootgan.nn.kernels import losses as kernels_losses
 from rootgan.nn.kernels.losses import bce_with_logits
 
 from .helpers import random_network
@@ -139,3 +140,30 @@ def test_binary_cross_entropy_is_finite_for_huge_logits(dtype):
     assert loss == pytest.approx(0.5e4, rel=1e-6)
     np.testing.assert_allclose(grad, [0, -0.25, 0, -0.25], atol=1e-12)
     assert np.all(np.isfinite(grad))
+
+
+LOSS_CASES = [
+    ("least squares to 1", lambda x, w, g: kernels_losses.least_squares(x, 1.0, w, g)),
+    ("least squares to 0", lambda x, w, g: kernels_losses.least_squares(x, 0.0, w, g)),
+    ("hinge, real", lambda x, w, g: kernels_losses.hinge(x, 1.0, w, g)),
+    ("hinge, fake", lambda x, w, g: kernels_losses.hinge(x, -1.0, w, g)),
+    ("hinge generator", lambda x, w, g: kernels_losses.mean_output(x, -1.0, g)),
+    ("minimax generator", lambda x, w, g: kernels_losses.minimax_generator(x, g)),
+]
+
+
+@pytest.mark.parametrize("name,loss", LOSS_CASES, ids=[c[0] for c in LOSS_CASES])
+def test_gan_loss_gradients_match_finite_differences(name, loss):
+    rng = np.random.default_rng(4)
+    outputs = rng.normal(0, 2, 9)
+    outputs[np.abs(np.abs(outputs) - 1) < 1e-3] += 0.01  # away from the hinge kinks
+    weights = rng.uniform(0.5, 2, 9)
+    grad = np.empty(9)
+    loss(outputs, weights, grad)
+    numeric = np.empty(9)
+    for i in range(9):
+        up, down = outputs.copy(), outputs.copy()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        numeric[i] = (loss(up, weights, np.empty(9)) - loss(down, weights, np.empty(9))) / 2e-6
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)

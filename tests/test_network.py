@@ -215,3 +215,30 @@ def test_xavier_uniform_respects_its_bound():
     weight = net.get_parameters()["layer0_weight"]
     assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.9 * bound
     assert np.all(net.get_parameters()["layer0_bias"] == 0)
+
+
+@pytest.mark.parametrize("pair", [("NONSATURATING", "BCE"), ("MINIMAX", "BCE"),
+                                  ("LEASTSQUARES", "LEASTSQUARES"), ("HINGE", "HINGE")])
+def test_every_matched_loss_pair_trains(pair):
+    rng = np.random.default_rng(0)
+    g = build_network(SMALL_G, (6,))
+    d = build_network(SMALL_D, (1, 8, 8))
+    initialize(g, rng)
+    initialize(d, rng)
+    gan = GAN(g, d, Adam(g, 1e-3), Adam(d, 1e-3), rng, generator_loss=pair[0],
+              discriminator_loss=pair[1])
+    real = np.full((8, 1, 8, 8), 0.5, np.float32)
+    losses = [gan.train_step(real) for _ in range(3)]
+    assert all(np.isfinite(l).all() for l in losses)
+    assert np.isfinite(gan.discriminator_step(real))
+    assert all(np.isfinite(gan.last_outputs))
+
+
+def test_unmatched_or_unknown_losses_are_option_errors():
+    g = build_network(SMALL_G, (6,))
+    d = build_network(SMALL_D, (1, 8, 8))
+    with pytest.raises(OptionError, match="GeneratorLoss=HINGE does not go with "
+                                          "DiscriminatorLoss=BCE; matched pairs"):
+        GAN(g, d, Adam(g), Adam(d), np.random.default_rng(0), generator_loss="HINGE")
+    with pytest.raises(OptionError, match="did you mean LEASTSQUARES"):
+        GAN(g, d, Adam(g), Adam(d), np.random.default_rng(0), discriminator_loss="LEASTSQUARE")

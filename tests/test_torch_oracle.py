@@ -277,3 +277,31 @@ def test_full_training_step_matches_pytorch():
             start = before[id(net)][name]
             assert_close(after[name] - start, tensor.detach() - torch.from_numpy(start),
                          f"{net.name} {name} change")
+
+
+def test_least_squares_hinge_and_minimax_losses_match_pytorch():
+    from rootgan.nn.losses import (HingeDiscriminator, HingeGeneratorLoss,
+                                   LeastSquaresDiscriminator, LeastSquaresGeneratorLoss,
+                                   MinimaxGeneratorLoss)
+
+    outputs = np.array([-3.0, -1.2, -0.3, 0.0, 0.4, 0.9, 2.5], np.float32)
+    weights = np.linspace(0.5, 1.5, outputs.size).astype(np.float32)
+    w = torch.from_numpy(weights)
+    cases = [
+        (lambda: LeastSquaresDiscriminator().real(outputs, weights),
+         lambda t: (w * (t - 1) ** 2).mean() / 2),
+        (lambda: LeastSquaresDiscriminator().fake(outputs), lambda t: (t ** 2).mean() / 2),
+        (lambda: LeastSquaresGeneratorLoss()(outputs), lambda t: ((t - 1) ** 2).mean() / 2),
+        (lambda: HingeDiscriminator().real(outputs, weights),
+         lambda t: (w * torch.relu(1 - t)).mean()),
+        (lambda: HingeDiscriminator().fake(outputs), lambda t: torch.relu(1 + t).mean()),
+        (lambda: HingeGeneratorLoss()(outputs), lambda t: -t.mean()),
+        (lambda: MinimaxGeneratorLoss()(outputs), lambda t: torch.log1p(-torch.sigmoid(t)).mean()),
+    ]
+    for index, (ours, theirs) in enumerate(cases):
+        loss, grad = ours()
+        t = torch.tensor(outputs, requires_grad=True)
+        expected = theirs(t)
+        expected.backward()
+        assert loss == pytest.approx(expected.item(), rel=1e-5, abs=1e-7), index
+        assert_close(grad, t.grad, f"loss case {index} gradient")

@@ -10,14 +10,15 @@ import numpy as np
 
 from ..errors import DataError, LayoutError, OptionError, did_you_mean
 from .layers import Dense
-from .losses import BinaryCrossEntropy, NonSaturatingGeneratorLoss
+from .losses import BinaryCrossEntropy, make_losses
 
 LATENT_DISTRIBUTIONS = ("GAUSS", "UNIFORM")
 
 
 class GAN:
     def __init__(self, generator, discriminator, generator_optimizer, discriminator_optimizer,
-                 rng, latent_distribution="GAUSS"):
+                 rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
+                 discriminator_loss="BCE"):
         if generator.output_shape != discriminator.input_shape and (
                 int(np.prod(generator.output_shape)) != int(np.prod(discriminator.input_shape))):
             raise LayoutError(
@@ -52,9 +53,12 @@ class GAN:
         self.latent_distribution = latent_distribution
         self.latent_dim = int(np.prod(generator.input_shape))
         dtype = generator.dtype
-        self.discriminator_loss = BinaryCrossEntropy(dtype)
-        self.generator_loss = NonSaturatingGeneratorLoss(dtype)
+        self.generator_loss, self.discriminator_loss = make_losses(
+            generator_loss, discriminator_loss, dtype)
         self._noise = np.empty((0, self.latent_dim), dtype)
+        # mean discriminator output on the last real and generated batch: a probability for
+        # BCE (sigmoid of the logit), the raw output for the other losses
+        self.last_outputs = (float("nan"), float("nan"))
 
     def sample_latent(self, n, rng=None):
         """Latent vectors for ``n`` images (from ``rng``, default the training generator),
@@ -72,36 +76,66 @@ class GAN:
         return noise
 
     def train_step(self, real, weights=None):
-        """One discriminator and one generator update on the batch ``real``.
+        """One discriminator and one generator update on the batch ``real``, both on the
+        same generated batch (benchmark-gan.md).
 
         ``weights`` (one per real image) weight the real images' discriminator loss.
         Returns ``(discriminator loss, generator loss)``."""
-        G, D = self.generator, self.discriminator
-        real = np.ascontiguousarray(real, dtype=D.dtype)
+        real, weights = self._checked(real, weights)
+        fake = self.generator.forward(self.sample_latent(real.shape[0]))
+        loss_d = self._discriminator_update(real, weights, fake)
+        return loss_d, self._generator_update(fake)
+
+    def discriminator_step(self, real, weights=None):
+        """A discriminator update alone, on a fresh generated batch (for several
+        discriminator steps per generator step). Returns the discriminator loss."""
+        real, weights = self._checked(real, weights)
+        return self._discriminator_update(
+            real, weights, self.generator.forward(self.sample_latent(real.shape[0])))
+
+    def _checked(self, real, weights):
+        real = np.ascontiguousarray(real, dtype=self.discriminator.dtype)
         n = real.shape[0]
         if n == 0:
             raise DataError("train_step needs at least one real image")
         if weights is not None:
-            weights = np.ascontiguousarray(weights, dtype=D.dtype)
+            weights = np.ascontiguousarray(weights, dtype=self.discriminator.dtype)
             if weights.shape != (n,) or not np.all(np.isfinite(weights)):
                 raise DataError(f"train_step needs one finite weight per real image, shape "
                                 f"({n},); got shape {weights.shape}"
                                 + ("" if weights.shape != (n,) else " with NaN or inf"))
-        fake = G.forward(self.sample_latent(n))
+        return real, weights
 
+    def _mean_output(self, outputs):
+        if isinstance(self.discriminator_loss, BinaryCrossEntropy):
+            return float(np.mean(1 / (1 + np.exp(-np.clip(outputs, -60, 60)))))
+        return float(np.mean(outputs))
+
+    def _discriminator_update(self, real, weights, fake):
+        D = self.discriminator
         D.zero_grad()
-        loss_real, grad = self.discriminator_loss(D.forward(real), 1.0, weights)
+        outputs = D.forward(real)
+        real_mean = self._mean_output(outputs)
+        loss_real, grad = self.discriminator_loss.real(outputs, weights)
         D.backward(grad, input_grad=False)
-        loss_fake, grad = self.discriminator_loss(D.forward(fake), 0.0)
+        outputs = D.forward(fake)
+        fake_mean = self._mean_output(outputs)
+        loss_fake, grad = self.discriminator_loss.fake(outputs)
         D.backward(grad, input_grad=False)
         self.discriminator_optimizer.step()
+        self.last_outputs = (real_mean, fake_mean)
+        return loss_real + loss_fake
 
+    def _generator_update(self, fake):
+        """Generator update through the discriminator's input gradient; ``fake`` must be
+        the generator's last output."""
+        G, D = self.generator, self.discriminator
         G.zero_grad()
         loss_g, grad = self.generator_loss(D.forward(fake))
         grad_fake = D.backward(grad, input_grad=True, param_grads=False)
         G.backward(grad_fake, input_grad=False)
         self.generator_optimizer.step()
-        return loss_real + loss_fake, loss_g
+        return loss_g
 
     def generate(self, n, batch_size=1024, rng=None):
         """``n`` generated images, shape ``(n, *generator.output_shape)``; the noise comes

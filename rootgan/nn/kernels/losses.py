@@ -25,3 +25,58 @@ def bce_with_logits(logits, target, weights, grad):
             sig = e / (1.0 + e)
         grad[i] = weights[i] * (sig - target) / n
     return total / n
+
+
+@njit(cache=True)
+def least_squares(outputs, target, weights, grad):
+    """``sum_i w_i * (x_i - target)^2 / (2n)`` (LSGAN) and its gradient."""
+    n = outputs.shape[0]
+    total = 0.0
+    for i in range(n):
+        diff = outputs[i] - target
+        total += weights[i] * diff * diff
+        grad[i] = weights[i] * diff / n
+    return 0.5 * total / n
+
+
+@njit(cache=True)
+def hinge(outputs, sign, weights, grad):
+    """``sum_i w_i * max(0, 1 - sign * x_i) / n``: sign +1 for real images, -1 for fakes."""
+    n = outputs.shape[0]
+    total = 0.0
+    for i in range(n):
+        margin = 1.0 - sign * outputs[i]
+        if margin > 0:
+            total += weights[i] * margin
+            grad[i] = -sign * weights[i] / n
+        else:
+            grad[i] = 0.0
+    return total / n
+
+
+@njit(cache=True)
+def mean_output(outputs, sign, grad):
+    """``sign * mean(x)`` (the hinge generator loss with sign -1) and its gradient."""
+    n = outputs.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += outputs[i]
+        grad[i] = sign / n
+    return sign * total / n
+
+
+@njit(cache=True)
+def minimax_generator(logits, grad):
+    """``mean(log(1 - sigmoid(x)))``, the original minimax generator loss, and its gradient
+    ``-sigmoid(x) / n`` (finite for any logit)."""
+    n = logits.shape[0]
+    total = 0.0
+    for i in range(n):
+        x = logits[i]
+        total -= max(x, 0.0) + np.log1p(np.exp(-abs(x)))  # -softplus(x)
+        if x >= 0:
+            grad[i] = -1.0 / (1.0 + np.exp(-x)) / n
+        else:
+            e = np.exp(x)
+            grad[i] = -e / (1.0 + e) / n
+    return total / n
