@@ -302,3 +302,111 @@ def test_tree_argument_must_name_a_tree():
     loader.AddSignalTree("just_a_file.root")
     with pytest.raises(DataError, match="does not name a tree; write 'file.root:treename'"):
         loader.PrepareTrainingAndTestTree("", "")
+
+
+# -- fixes found in review ---------------------------------------------------------------
+
+def test_root_cut_syntax_keeps_cpp_meaning():
+    from rootgan.io.expressions import to_uproot
+
+    assert to_uproot("!isBad") == "isBad == 0"
+    assert to_uproot("!(a == 1)") == "(a == 1) == 0"
+    assert to_uproot("pt >= 0 && !n == 1") == "logical_and(pt >= 0, (n == 0) == 1)"
+    assert to_uproot("n^2 > 50") == "n ** 2 > 50"
+    assert to_uproot("a == !b") == "a == (b == 0)"
+    with pytest.raises(DataError, match="uses 'TMath::Power', a C\\+\\+ function"):
+        to_uproot("TMath::Power(x, 2) > 1")
+    with pytest.raises(DataError, match="'~'"):
+        to_uproot("~flag")
+
+
+def test_leading_not_and_constant_expressions_select_events(files):
+    loader = loader_for(files["fixed"])
+    loader.AddCondition("beam := 100")
+    loader.SetSignalWeightExpression("2.5")
+    dataset = loader.PrepareTrainingAndTestTree("!flag", "SplitMode=Block:NormMode=None")
+    events = dataset.training.read_all()
+    assert np.all(events["image"][:, 0] % 2 == 1)
+    assert np.all(events["beam"] == 100) and np.all(events["weight"] == 2.5)
+
+
+def test_an_alias_may_reuse_its_branch_name(files):
+    loader = loader_for(files["fixed"])
+    loader.AddVariable("energy := energy / 10")
+    events = all_events(loader.PrepareTrainingAndTestTree("", "SplitMode=Block").training)
+    np.testing.assert_allclose(events["energy"], (10 + np.arange(30)) / 10, rtol=1e-6)
+
+
+def test_reserved_column_names_cannot_be_declared():
+    loader = TMVA.DataLoader("dataset")
+    with pytest.raises(DataError, match="'weight' is reserved for the event weight"):
+        loader.AddSpectator("weight")
+    with pytest.raises(DataError, match="'classID' is reserved"):
+        loader.AddVariable("classID")
+
+
+def test_nan_weights_raise_or_are_dropped_and_counted(files):
+    loader = loader_for(files["fixed"])
+    loader.SetSignalWeightExpression("weight / (energy - 15)")  # inf at entry 5
+    with pytest.raises(DataError, match="entry 5 has a NaN or infinite weight"):
+        loader.PrepareTrainingAndTestTree("", "")
+    dataset = loader.PrepareTrainingAndTestTree("", "NonFinite=DROP:NormMode=None")
+    assert len(dataset.training) + len(dataset.test) == N_EVENTS - 1
+    assert "1 Signal events dropped for a NaN or infinite weight" in dataset.summary()
+
+
+def test_a_file_truncated_inside_its_baskets_fails_at_prepare(tmp_path):
+    import uproot
+
+    path = tmp_path / "big.root"
+    with uproot.recreate(path) as handle:
+        handle.mktree("events", {"image": ("f4", (625,))})
+        for _ in range(3):
+            handle["events"].extend({"image": np.random.default_rng(0).random((1000, 625),
+                                                                                  np.float32)})
+    data = path.read_bytes()
+    path.write_bytes(data[: 2 * len(data) // 3])
+    loader = TMVA.DataLoader("d")
+    loader.AddVariablesArray("image", 625)
+    loader.AddSignalTree(f"{path}:events")
+    with pytest.raises(DataError, match="truncated"):
+        loader.PrepareTrainingAndTestTree("", "")
+
+
+def test_class_names_must_differ_in_more_than_case(files):
+    loader = loader_for(files["fixed"])
+    with pytest.raises(DataError, match="differs from class 'Signal' only in case"):
+        loader.AddTree(f"{files['rvec']}:events", "signal")
+
+
+def test_ntrain_and_ntest_subsample_trees_given_for_each_side(files):
+    loader = TMVA.DataLoader("dataset")
+    loader.AddVariablesArray("image", PIXELS)
+    loader.AddSignalTree(f"{files['fixed']}:events", 1.0, "Training")
+    loader.AddSignalTree(f"{files['rvec']}:events", 1.0, "Test")
+    dataset = loader.PrepareTrainingAndTestTree("", "SplitMode=Block:nTrain_Signal=30:"
+                                                    "nTest_Signal=20")
+    assert len(dataset.training) == 30 and len(dataset.test) == 20
+    with pytest.raises(DataError, match="nTrain_Signal=70 exceeds the 60 events"):
+        loader.PrepareTrainingAndTestTree("", "nTrain_Signal=70")
+
+
+def test_an_index_out_of_range_is_not_called_a_corrupt_file(files):
+    loader = loader_for(files["fixed"])
+    loader.AddSpectator("image[20]")
+    with pytest.raises(DataError, match="cannot evaluate 'image\\[20\\]' \\(IndexError"):
+        loader.PrepareTrainingAndTestTree("", "")
+
+
+def test_unknown_spectator_names_its_role(files):
+    loader = loader_for(files["fixed"])
+    loader.AddSpectator("enrgy")
+    with pytest.raises(DataError, match="the spectator 'enrgy' uses 'enrgy', which is not a "
+                                        "branch \\(did you mean energy\\?\\)"):
+        loader.PrepareTrainingAndTestTree("", "")
+
+
+def test_a_huge_memory_budget_holds_only_the_events_there_are(files):
+    dataset = loader_for(files["fixed"]).PrepareTrainingAndTestTree("", "MemoryBudget=1e9")
+    seen = sum(len(b["image"]) for b in dataset.training.batches(7, np.random.default_rng(0)))
+    assert seen == N_EVENTS // 2

@@ -139,10 +139,11 @@ class ArrayColumn:
 class ExpressionColumns:
     """One number per event for each of ``expressions`` ({label: TTree::Draw text})."""
 
-    def __init__(self, source, expressions, aliases):
+    def __init__(self, source, expressions, aliases, roles=None):
         self.source = source
         self.labels = list(expressions)
         self.texts = dict(expressions)
+        self.roles = {label: (roles or {}).get(label, label) for label in self.labels}
         self.aliases = {name: to_uproot(text, f"definition of {name!r}")
                         for name, text in aliases.items()}
         self.translated = {label: to_uproot(text, label) for label, text in expressions.items()}
@@ -155,16 +156,18 @@ class ExpressionColumns:
             return {}
         unique = sorted(set(self.translated.values()))
         try:
-            arrays = self.source.tree.arrays(unique, aliases=self.aliases, entry_start=start,
-                                             entry_stop=stop, library="np")
+            with np.errstate(all="ignore"):  # log(0) and the like give inf, checked later
+                arrays = self.source.tree.arrays(unique, aliases=self.aliases,
+                                                 entry_start=start, entry_stop=stop,
+                                                 library="np")
         except uproot.KeyInFileError as error:
-            names = _branch_names(self.source) + list(self.aliases)
+            names = _branch_names(self.source)
             label = next((l for l, t in self.translated.items() if str(error.key) in t),
                          self.labels[0])
-            raise DataError(f"{_where(self.source)}: the {label} {self.texts[label]!r} uses "
-                            f"{error.key!r}, which is neither a branch nor a defined alias"
+            raise DataError(f"{_where(self.source)}: the {self.roles[label]} "
+                            f"{self.texts[label]!r} uses {error.key!r}, which is not a branch"
                             f"{did_you_mean(error.key, names)}") from None
-        except (DataError, SyntaxError, TypeError, ValueError, NameError) as error:
+        except (DataError, SyntaxError, TypeError, ValueError, NameError, IndexError) as error:
             raise DataError(f"{_where(self.source)}: cannot evaluate "
                             f"{', '.join(repr(self.texts[l]) for l in self.labels)} "
                             f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
@@ -172,13 +175,16 @@ class ExpressionColumns:
             raise _read_failure(self.source, None, start, stop, error) from None
         result = {}
         for label in self.labels:
-            values = arrays[self.translated[label]]
+            values = np.asarray(arrays[self.translated[label]])
+            if values.ndim == 0:  # a constant expression: the same value for every entry
+                values = np.full(stop - start, values)
+            role, text = self.roles[label], self.texts[label]
             if values.dtype == object or values.ndim != 1:
-                raise DataError(f"{_where(self.source)}: the {label} {self.texts[label]!r} is "
-                                f"not one number per event (it has several values per entry); "
-                                f"index it, e.g. {self.texts[label]}[0]")
+                raise DataError(f"{_where(self.source)}: the {role} {text!r} is not one "
+                                f"number per event (it has several values per entry); pick "
+                                f"one, e.g. name[0] for the first element of a branch")
             if values.dtype.kind not in "biuf":
-                raise DataError(f"{_where(self.source)}: the {label} {self.texts[label]!r} is "
-                                f"not numeric ({values.dtype})")
+                raise DataError(f"{_where(self.source)}: the {role} {text!r} is not numeric "
+                                f"({values.dtype})")
             result[label] = values  # dtype as computed: float32 branches stay float32
         return result

@@ -31,10 +31,11 @@ class TreeRequest:
 class Layout:
     """What to read per event: array variables, scalar expressions by role, aliases."""
 
-    def __init__(self, arrays, scalars, aliases):
+    def __init__(self, arrays, scalars, aliases, roles=None):
         self.arrays = dict(arrays)        # name -> values per event
         self.scalars = dict(scalars)      # label -> expression (variables, spectators, ...)
         self.aliases = dict(aliases)      # alias -> expression
+        self.roles = dict(roles or {})    # label -> "variable", "spectator", ... (messages)
 
     @property
     def bytes_per_event(self):
@@ -50,7 +51,7 @@ class _BoundSource:
         self.arrays = {name: ArrayColumn(source, name, size)
                        for name, size in layout.arrays.items()}
         self.aliases = layout.aliases
-        self.scalars = ExpressionColumns(source, layout.scalars, layout.aliases)
+        self.scalars = ExpressionColumns(source, layout.scalars, layout.aliases, layout.roles)
 
 
 class Split:
@@ -72,6 +73,13 @@ class Split:
 
     def __len__(self):
         return self.entries.size
+
+    def subset(self, name, positions):
+        """A split of some of these events (positions into this split)."""
+        positions = np.sort(np.asarray(positions, np.int64))
+        return Split(name, self._bound, self.source_index[positions], self.entries[positions],
+                     self.weights[positions], self.class_ids[positions], self.layout,
+                     self.chunk_events, self.nonfinite)
 
     def _chunks(self):
         """(source, positions) groups whose entries span at most chunk_events entries, so
@@ -124,7 +132,9 @@ class Split:
         return {name: values[keep] for name, values in columns.items()}
 
     def read_chunks(self):
-        """The events of the split in tree order, one chunk of the budget at a time."""
+        """The events of the split in tree order, one chunk of the budget at a time.
+        ``dropped`` counts, per pass, the events NonFinite=DROP removed."""
+        self.dropped = 0
         for s, positions in self._chunks():
             yield self._read_chunk(s, positions)
 
@@ -143,7 +153,8 @@ class Split:
         all over the sample while at most two chunks and the buffer are in memory."""
         buffer_events = self.chunk_events if buffer_events is None else int(buffer_events)
         chunks = list(self._chunks())
-        pool = _Pool(buffer_events + batch_size + self.chunk_events)
+        pool = _Pool(min(buffer_events + batch_size + self.chunk_events, len(self)))
+        self.dropped = 0
         for index in rng.permutation(len(chunks)):
             pool.add(self._read_chunk(*chunks[index]))
             if pool.size <= buffer_events:
@@ -190,9 +201,11 @@ class _Pool:
 class Dataset:
     """The prepared training and test splits, with the class names and a summary."""
 
-    def __init__(self, name, class_names, training, test, negative_weights, sources):
+    def __init__(self, name, class_names, training, test, negative_weights, sources,
+                 dropped_weights):
         self.name = name
         self.sources = sources
+        self.dropped_weights = dropped_weights
         self.class_names = class_names
         self.training = training
         self.test = test
@@ -215,6 +228,10 @@ class Dataset:
         for name, count in self.negative_weights.items():
             if count:
                 lines.append(f"  note: {count:,} {name} events have negative weights (kept)")
+        for name, count in self.dropped_weights.items():
+            if count:
+                lines.append(f"  note: {count:,} {name} events dropped for a NaN or infinite "
+                             f"weight (NonFinite=DROP)")
         return "\n".join(lines)
 
 
@@ -234,7 +251,7 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
     # shuffle buffer (one chunk) and the pool they form together stay within the budget.
     chunk_events = max(1, int(options["MemoryBudget"] * MEBIBYTE / 8 // layout.bytes_per_event))
 
-    bound, per_class, negative = [], {c: [] for c in class_names}, {}
+    bound, per_class, negative, dropped_weights = [], {c: [] for c in class_names}, {}, {}
     for request in requests:
         for source in resolve_trees(request.spec):
             bound.append(_BoundSource(source, layout, request))
@@ -243,8 +260,10 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
     for index, item in enumerate(bound):
         request = item.request
         cut = combine_cuts(cuts.get(request.class_name, ""), request.cut)
-        entries, weights = _select(item, cut, weight_expressions.get(request.class_name, ""),
-                                   chunk_events)
+        entries, weights, dropped = _select(item, cut,
+                                            weight_expressions.get(request.class_name, ""),
+                                            chunk_events, options["NonFinite"])
+        dropped_weights[request.class_name] = dropped_weights.get(request.class_name, 0) + dropped
         weights *= request.weight
         negative[request.class_name] = negative.get(request.class_name, 0) + int(
             (weights < 0).sum())
@@ -268,48 +287,65 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
         return Split(split_name, bound, *arrays, layout, chunk_events, options["NonFinite"])
 
     return Dataset(name, class_names, make("training", training), make("test", test), negative,
-                   [item.source for item in bound])
+                   [item.source for item in bound], dropped_weights)
 
 
-def _select(item, cut, weight_expression, chunk_events):
-    """Entry numbers passing ``cut`` and their event weights, read chunk by chunk."""
+def _select(item, cut, weight_expression, chunk_events, nonfinite):
+    """Entry numbers passing ``cut``, their event weights, and how many were dropped for a
+    NaN or infinite weight (NonFinite=DROP), read chunk by chunk."""
     expressions = {}
     if cut:
         expressions["cut"] = cut
     if weight_expression:
         expressions["weight expression"] = weight_expression
     columns = ExpressionColumns(item.source, expressions, item.aliases) if expressions else None
-    entries, weights = [], []
+    entries, weights, dropped = [], [], 0
     total = item.source.num_entries
     for start in range(0, total, chunk_events * 8):  # only a few numbers per event here
         stop = min(total, start + chunk_events * 8)
         values = columns.read(start, stop) if columns else {}
         mask = values["cut"] != 0 if "cut" in values else np.ones(stop - start, bool)
+        weight = (values["weight expression"].astype(np.float64) if "weight expression" in values
+                  else np.ones(stop - start))
+        bad = mask & ~np.isfinite(weight)
+        if bad.any():
+            if nonfinite == "ERROR":
+                raise DataError(
+                    f"{item.source.label}: entry {start + int(np.flatnonzero(bad)[0])} has a NaN "
+                    f"or infinite weight from {weight_expression!r} ({int(bad.sum())} such "
+                    f"events in entries {start}-{stop - 1}); fix the input or drop such events "
+                    f"with NonFinite=DROP")
+            dropped += int(bad.sum())
+            mask &= ~bad
         entries.append(np.flatnonzero(mask) + start)
-        weights.append(values["weight expression"][mask] if "weight expression" in values
-                       else np.ones(int(mask.sum())))
+        weights.append(weight[mask])
     if not entries:
-        return np.empty(0, np.int64), np.empty(0)
-    return np.concatenate(entries).astype(np.int64), np.concatenate(weights)
+        return np.empty(0, np.int64), np.empty(0), 0
+    return np.concatenate(entries).astype(np.int64), np.concatenate(weights), dropped
 
 
 def _split_class(class_name, parts, options):
-    """Training and test (source index, entry, weight) arrays of one class."""
+    """Training and test (source index, entry, weight) arrays of one class.
+
+    Events of trees without a tree type are split by SplitMode, nTrain_<class> and
+    nTest_<class> (0: what the other side leaves; both 0: half each) and join the events of
+    trees given as Training or Test. When every tree has a tree type, nTrain/nTest take
+    that many of its events (the first ones, or random ones for SplitMode=Random)."""
     fixed = {"Training": [], "Test": []}
     free = []
     for index, entries, weights, treetype in parts:
         target = fixed.get(treetype, free)
         target.append((np.full(entries.size, index, np.int64), entries, weights))
-
-    def join(items):
-        if not items:
-            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-        return tuple(np.concatenate([item[i] for item in items]) for i in range(3))
-
-    sources, entries, weights = join(free)
-    available = entries.size
     n_train = options[f"nTrain_{class_name}"]
     n_test = options[f"nTest_{class_name}"]
+    rng = np.random.default_rng(options["SplitSeed"])
+    mode = options["SplitMode"]
+
+    sources, entries, weights = _join(free)
+    available = entries.size
+    if not available:
+        return (_take(_join(fixed["Training"]), n_train, mode, rng, f"nTrain_{class_name}"),
+                _take(_join(fixed["Test"]), n_test, mode, rng, f"nTest_{class_name}"))
     if n_train + n_test > available:
         raise DataError(f"nTrain_{class_name}={n_train} plus nTest_{class_name}={n_test} "
                         f"exceed the {available:,} {class_name} events that pass the selection "
@@ -322,9 +358,8 @@ def _split_class(class_name, parts, options):
     elif n_test == 0:
         n_test = available - n_train
 
-    mode = options["SplitMode"]
     if mode == "Random":
-        order = np.random.default_rng(options["SplitSeed"]).permutation(available)
+        order = rng.permutation(available)
         train_rows, test_rows = order[:n_train], order[n_train:n_train + n_test]
     elif mode == "Alternate":
         rows = np.arange(available)
@@ -341,10 +376,29 @@ def _split_class(class_name, parts, options):
         train_rows = np.arange(n_train)
         test_rows = np.arange(n_train, n_train + n_test)
 
-    train = join(fixed["Training"] + [(sources[train_rows], entries[train_rows],
-                                       weights[train_rows])])
-    test = join(fixed["Test"] + [(sources[test_rows], entries[test_rows], weights[test_rows])])
+    train = _join(fixed["Training"] + [(sources[train_rows], entries[train_rows],
+                                        weights[train_rows])])
+    test = _join(fixed["Test"] + [(sources[test_rows], entries[test_rows], weights[test_rows])])
     return train, test
+
+
+def _join(items):
+    if not items:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    return tuple(np.concatenate([item[i] for item in items]) for i in range(3))
+
+
+def _take(arrays, count, mode, rng, option):
+    """``count`` of the events (all when 0): random ones for Random, else the first."""
+    size = arrays[1].size
+    if count == 0:
+        return arrays
+    if count > size:
+        raise DataError(f"{option}={count} exceeds the {size:,} events of the trees given for "
+                        f"that side")
+    rows = np.sort(rng.choice(size, count, replace=False)) if mode == "Random" \
+        else np.arange(count)
+    return tuple(a[rows] for a in arrays)
 
 
 def _normalise(training, test, mode):

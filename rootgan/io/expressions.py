@@ -1,11 +1,12 @@
 """TTree::Draw-style expressions (TMVA's cuts and variables) in uproot's expression language.
 
 TMVA users write cuts in ROOT's C++ syntax: ``pt > 250 && abs(eta) < 2``, ``!isBad``,
-``TMath::Abs(x)``. uproot evaluates a restricted, Python-syntax language (it walks the
-parsed expression and allows only branch names and its own function table; nothing is
-passed to a bare ``eval``). This module translates the first into the second: ``&&``,
-``||`` and ``!`` become ``logical_and``, ``logical_or`` and ``== 0`` (Python's ``and``/``or``
-do not work element-wise on arrays), and ``TMath::`` functions become uproot's.
+``TMath::Abs(x)``, ``x^2``. uproot evaluates a restricted, Python-syntax language (it walks
+the parsed expression and allows only branch names and its own function table; nothing is
+passed to a bare ``eval``). This module translates the first into the second: ``&&`` and
+``||`` become ``logical_and`` and ``logical_or`` (Python's ``and``/``or`` do not work
+element-wise on arrays), ``!x`` becomes ``(x == 0)`` with C++ precedence, ``^`` becomes a
+power as in TTree::Draw, and ``TMath::`` functions become uproot's.
 """
 
 import ast
@@ -31,7 +32,7 @@ class _LogicalToCalls(ast.NodeTransformer):
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
-        if isinstance(node.op, ast.Not):
+        if isinstance(node.op, (ast.Not, ast.Invert)):  # '!' arrives as '~' (see to_uproot)
             return ast.Compare(left=node.operand, ops=[ast.Eq()],
                                comparators=[ast.Constant(value=0)])
         return node
@@ -49,12 +50,18 @@ def to_uproot(expression, what="expression"):
     if not text:
         raise DataError(f"the {what} is empty")
     python = re.sub(r"TMath::(\w+)", lambda m: _TMATH.get(m.group(1), m.group(0)), text)
-    if "::" in python:
-        raise DataError(f"the {what} {text!r} uses a C++ function uproot cannot evaluate "
-                        f"({python[python.index('::') - 10:][:30]!r}); use one of "
-                        f"{', '.join('TMath::' + k for k in _TMATH)} or a Python-style call")
-    python = python.replace("&&", " and ").replace("||", " or ")
-    python = re.sub(r"!(?!=)", " not ", python)
+    unknown = re.search(r"[\w]*::\w+", python)
+    if unknown:
+        raise DataError(f"the {what} {text!r} uses {unknown.group(0)!r}, a C++ function uproot "
+                        f"cannot evaluate; use one of {', '.join('TMath::' + k for k in _TMATH)}"
+                        f" or a Python-style call such as abs(x)")
+    if "~" in python:
+        raise DataError(f"the {what} {text!r} uses '~' (bitwise not), which cuts do not "
+                        f"support; write '!' for a logical not")
+    # C++ precedence: '!' binds tighter than comparisons, as Python's '~' does (it becomes
+    # '== 0' below); TTree::Draw's '^' is a power.
+    python = python.replace("&&", " and ").replace("||", " or ").replace("^", "**")
+    python = re.sub(r"!(?!=)", "~", python)
     try:
         tree = ast.parse(python, mode="eval")
     except SyntaxError as error:

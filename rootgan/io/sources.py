@@ -5,6 +5,7 @@ tree, an object that is not a TTree) is a ``DataError`` naming the file and the 
 import glob
 import os
 
+import numpy as np
 import uproot
 
 from ..errors import DataError, did_you_mean
@@ -74,7 +75,7 @@ def open_tree(path, name):
         raise DataError(f"file {path!r} does not exist (working directory {os.getcwd()})"
                         f"{did_you_mean(os.path.basename(path), nearby)}")
     try:
-        handle = uproot.open(path)
+        handle = uproot.open(path, array_cache=None)  # chunks are read once: no cache
     except Exception as error:  # uproot raises several types for a damaged file
         raise DataError(_unreadable(path, error)) from None
     try:
@@ -90,7 +91,26 @@ def open_tree(path, name):
         kind = getattr(obj, "classname", type(obj).__name__)
         raise DataError(f"{path}:{name} is a {kind}, not a TTree; trees in the file: "
                         f"{', '.join(_tree_names(handle)) or 'none'}")
+    _check_not_truncated(obj, path, name)
     return TreeSource(obj, path, name)
+
+
+def _check_not_truncated(tree, path, name):
+    """Every basket must lie inside the file: a truncated file fails here, before any
+    training, from the tree's metadata alone (damaged bytes inside a basket are found
+    when it is read)."""
+    size = os.path.getsize(path)
+    for branch in tree.itervalues(recursive=True):
+        count = branch.num_baskets
+        if not count:
+            continue
+        seeks = np.asarray(branch.member("fBasketSeek")[:count], np.int64)
+        lengths = np.asarray(branch.member("fBasketBytes")[:count], np.int64)
+        ends = np.where(seeks > 0, seeks + lengths, 0)
+        if ends.max() > size:
+            raise DataError(f"{path}:{name}, branch {branch.name!r}: the file is truncated "
+                            f"(its data reach byte {int(ends.max()):,} but the file has "
+                            f"{size:,} bytes); copy or produce it again")
 
 
 def _tree_names(handle):

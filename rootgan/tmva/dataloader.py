@@ -15,6 +15,10 @@ from ..options import Option, OptionSet
 from .types import Types
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_CLASS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# columns every event carries; a variable of the same name would be overwritten
+_RESERVED = {"weight": "the event weight (set it with SetWeightExpression)",
+             "classID": "the class index", "className": "the class name"}
 _TREE_TYPES = {"": "", "training": "Training", "train": "Training", "test": "Test",
                "testing": "Test", Types.kTraining: "Training", Types.kTesting: "Test"}
 
@@ -78,7 +82,11 @@ class DataLoader:
         name = str(expression).strip()
         if not _IDENTIFIER.match(name):
             raise DataError(f"AddVariablesArray needs a branch name, got {expression!r}")
-        if int(size) != size or size < 1:
+        try:
+            valid = int(size) == size and size >= 1
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
             raise DataError(f"AddVariablesArray({name!r}, {size!r}): the size must be a "
                             f"positive integer")
         _check_type(type, name)
@@ -120,11 +128,21 @@ class DataLoader:
             if not _IDENTIFIER.match(label):
                 raise DataError(f"the alias {label!r} in {expression!r} must be a name "
                                 f"(letters, digits, _)")
-            self._aliases[label] = definition
-        self._scalars[label] = label if separator else definition
+            # uproot prefers a branch over an alias of the same name ("pt := pt/1000"),
+            # so the alias gets a name no branch has
+            internal = f"rootgan_alias_{label}"
+            self._aliases[internal] = definition
+            self._scalars[label] = internal
+        else:
+            self._scalars[label] = definition
         self._roles[label] = role
 
     def _claim(self, label, role):
+        if label in _RESERVED:
+            raise DataError(f"{label!r} is reserved for {_RESERVED[label]}; declare the branch "
+                            f"under another name with an alias, e.g. "
+                            f"Add{role.capitalize() if role != 'array' else 'Variable'}"
+                            f"('my_{label} := {label}')")
         previous = "array" if label in self._arrays else self._roles.get(label)
         if previous:
             raise DataError(f"{label!r} is declared twice in DataLoader {self._name!r} (as "
@@ -154,9 +172,14 @@ class DataLoader:
         """``tree`` is ``"file.root:treename"``, a glob, a list of them or an uproot TTree;
         it is opened by PrepareTrainingAndTestTree."""
         class_name = str(className).strip()
-        if not _IDENTIFIER.match(class_name):
+        if not _CLASS_NAME.match(class_name):
             raise DataError(f"the class name {className!r} must be a name (letters, digits, "
                             f"_), as TMVA uses it in option keys like nTrain_<class>")
+        for other in {r.class_name for r in self._requests}:
+            if other.lower() == class_name.lower() and other != class_name:
+                raise DataError(f"class {class_name!r} differs from class {other!r} only in "
+                                f"case; option keys (nTrain_<class>) are case-insensitive, so "
+                                f"give the classes distinct names")
         try:
             weight = float(weight)
         except (TypeError, ValueError):
@@ -213,7 +236,7 @@ class DataLoader:
         cuts = {name: self._class_cut(name, cuts_given, class_names) for name in class_names}
         weights = {name: self._weights.get(name) or self._weights.get("", "")
                    for name in class_names}
-        layout = Layout(self._arrays, self._scalars, self._aliases)
+        layout = Layout(self._arrays, self._scalars, self._aliases, self._roles)
         self.dataset = prepare(self._name, layout, self._requests, cuts, weights, options)
         print(self.dataset.summary())
         return self.dataset
