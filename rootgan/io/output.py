@@ -38,8 +38,9 @@ def remove_stale_temporaries(path):
 
 
 @contextlib.contextmanager
-def staged(path):
-    """A writable uproot file whose content replaces ``path`` atomically on success."""
+def staged(path, fresh=False):
+    """A writable uproot file whose content replaces ``path`` atomically on success: a
+    copy of ``path`` to add to, or an empty file when ``fresh`` (or ``path`` is new)."""
     folder, prefix = _temporary_prefix(path)
     try:
         os.makedirs(folder, exist_ok=True)
@@ -49,7 +50,7 @@ def staged(path):
     handle, temporary = tempfile.mkstemp(prefix=prefix, dir=folder)
     os.close(handle)
     try:
-        if os.path.exists(path):
+        if os.path.exists(path) and not fresh:
             shutil.copyfile(path, temporary)
             writable = uproot.update(temporary)
         else:
@@ -67,9 +68,7 @@ def staged(path):
 
 def create_empty(path):
     """A valid ROOT file with no content (what TMVA's RECREATE leaves before any stage)."""
-    if os.path.exists(path):
-        os.remove(path)
-    with staged(path):
+    with staged(path, fresh=True):
         pass
 
 

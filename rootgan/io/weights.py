@@ -65,9 +65,7 @@ class WeightsContent:
 
 def write_weights(path, content):
     """Write ``content`` to ``path`` atomically (replacing any older file)."""
-    if os.path.exists(path):
-        os.remove(path)
-    with staged(path) as handle:
+    with staged(path, fresh=True) as handle:
         for key in _TEXT_KEYS:
             handle[key] = json.dumps(getattr(content, key), indent=1, sort_keys=True,
                                      default=_jsonable)

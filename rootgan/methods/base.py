@@ -8,6 +8,7 @@ A method declares its options (``declared_options``) and implements the hooks ``
 kind with ``register_method`` (``Types.kGAN`` for the GAN).
 """
 
+import importlib
 import re
 
 from ..errors import OptionError, did_you_mean
@@ -21,7 +22,10 @@ COMMON_OPTIONS = (
            allowed=("Debug", "Verbose", "Info", "Warning", "Error")),
 )
 
+GAN_KIND = 1000  # TMVA.Types.kGAN
 _REGISTRY = {}
+# built-in methods, imported when first asked for (the GAN pulls in the Numba engine)
+_BUILTIN = {GAN_KIND: "rootgan.methods.gan", "GAN": "rootgan.methods.gan"}
 
 
 def register_method(kind, cls):
@@ -32,9 +36,11 @@ def register_method(kind, cls):
 
 def method_class(kind):
     """The method class for a kind (``Types.kGAN``) or a type name (``"GAN"``)."""
+    if kind not in _REGISTRY and kind in _BUILTIN:
+        importlib.import_module(_BUILTIN[kind])
     if kind in _REGISTRY:
         return _REGISTRY[kind]
-    names = sorted({cls.type_name for cls in _REGISTRY.values()})
+    names = sorted({cls.type_name for cls in _REGISTRY.values()} | {"GAN"})
     raise OptionError(f"no method of kind {kind!r} is available"
                       f"{did_you_mean(kind, names) if isinstance(kind, str) else ''}; "
                       f"available: {', '.join(names) or 'none'}")
@@ -76,6 +82,7 @@ class MethodBase:
         self.options = self.option_set.parse(option_text, keywords)
         self.training_events = 0
         self.training_seconds = 0.0
+        self.weights_path = None  # set by the Factory when it books the method
 
     @classmethod
     def declared_options(cls):

@@ -1,4 +1,7 @@
-"""Optimisers acting on a network's flat parameter and gradient vectors."""
+"""Optimisers acting on a network's flat parameter and gradient vectors.
+
+``state()`` and ``load_state(arrays, steps)`` save and restore an optimiser exactly, so a
+resumed training continues with the same moments and step count."""
 
 import numpy as np
 
@@ -6,7 +9,21 @@ from ..errors import OptionError, did_you_mean
 from .kernels.optim import adam_update, sgd_update
 
 
-class Adam:
+class _Optimizer:
+    arrays = ()
+
+    def state(self):
+        return {name: getattr(self, name) for name in self.arrays}
+
+    def load_state(self, arrays, steps):
+        for name in self.arrays:
+            getattr(self, name)[:] = arrays[name]
+        self.steps = int(steps)
+
+
+class Adam(_Optimizer):
+    arrays = ("m", "v")
+
     def __init__(self, network, learning_rate=2e-4, beta1=0.5, beta2=0.999, eps=1e-8):
         self.network = network
         self.learning_rate = float(learning_rate)
@@ -23,7 +40,9 @@ class Adam:
                     self.learning_rate, self.beta1, self.beta2, self.eps, self.steps)
 
 
-class SGD:
+class SGD(_Optimizer):
+    arrays = ("velocity",)
+
     def __init__(self, network, learning_rate=1e-2, momentum=0.0):
         self.network = network
         self.learning_rate = float(learning_rate)

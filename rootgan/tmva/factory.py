@@ -81,6 +81,7 @@ class Factory:
                               f"{key[0]!r}; give each method its own title")
         cls = method_class(theMethod)
         method = cls(self.job, title, loader.variables_spec(), options, keywords)
+        method.weights_path = self.weights_path(key[0], title)
         if method.options["H"]:
             self.log.info(cls.type_name, method.option_set.help_text())
         self._methods[key] = method

@@ -47,6 +47,14 @@ class Reader:
             events = {arrays[0]: events}
         return method.response(events)
 
+    def Generate(self, methodTitle, n, seed=None, batch_size=1024):
+        """``n`` generated images (pixels), shape (n, d, h, w), from a booked GAN."""
+        method = self._method(methodTitle)
+        if not hasattr(method, "generate"):
+            raise OptionError(f"{methodTitle!r} is a {method.type_name} method, which does not "
+                              f"generate")
+        return method.generate(n, seed=seed, batch_size=batch_size)
+
     def _method(self, title):
         if title not in self._methods:
             raise OptionError(f"no method {title!r} is booked in this Reader; booked: "

@@ -1,0 +1,676 @@
+"""MethodGAN: a generative adversarial network booked with a TMVA option string.
+
+Two networks, two optimisers, two losses (a matched pair): the generator is trained through
+the discriminator's input gradient (``rootgan.nn.GAN``). Each epoch streams the training
+events in shuffled batches, the pixels passed through ``VarTransform``; after each epoch a
+selection metric on held-out validation events picks the best epoch, which the weights file
+keeps. Checkpoints let a killed job resume to the same result. Options and their meaning:
+``shared/reference/gan-options.md``.
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from ..errors import DataError, OptionError
+from ..io.output import staged, write_tree
+from ..io.weights import WeightsContent, environment_info, read_weights, write_weights
+from ..nn import GAN, build_network, initialize, make_optimizer
+from ..nn.losses import GENERATOR_LOSSES
+from ..options import Option, OptionSet
+from .base import GAN_KIND, MethodBase, register_method
+from .transforms import PixelTransform
+
+COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
+COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is reported as a collapse
+LATER = {"GANType": ("CGAN", "ACGAN", "WGAN"),
+         "Optimizer": ("RMSPROP", "ADAGRAD", "ADADELTA"),
+         "WeightInitialization": ("GAUSS", "UNIFORM", "HE")}
+
+PHASE_OPTIONS = OptionSet("TrainingStrategy", [
+    Option("LearningRate", "float", 2e-4, "step size", minimum=0),
+    Option("Optimizer", "enum", "ADAM", "update rule",
+           allowed=("SGD", "ADAM", "RMSPROP", "ADAGRAD", "ADADELTA")),
+    Option("Momentum", "float", 0.0, "SGD momentum", minimum=0),
+    Option("Beta1", "float", 0.5, "Adam's first-moment decay", minimum=0),
+    Option("Beta2", "float", 0.999, "Adam's second-moment decay", minimum=0),
+    Option("WeightDecay", "float", 0.0, "weight decay (with the engine's part 2)", minimum=0),
+    Option("Regularization", "enum", "NONE", "NONE, L1 or L2 (with the engine's part 2)",
+           allowed=("NONE", "L1", "L2")),
+    Option("BatchSize", "int", 64, "images per step", minimum=1, per_part=False),
+    Option("MaxEpochs", "int", 30, "epochs of this phase", minimum=1, per_part=False),
+    Option("ConvergenceSteps", "int", 0, "stop the phase when the selection metric has not "
+           "improved for this many epochs (0: off)", minimum=0, per_part=False),
+], prefixes=("Generator", "Discriminator"))
+
+
+def _validation_size(text):
+    """'10%', '0.1' (a fraction) or '500' (a count)."""
+    value = text[:-1] if text.endswith("%") else text
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("expected a fraction (10% or 0.1) or a count (500)") from None
+    if text.endswith("%"):
+        number /= 100
+    if number < 0 or (number >= 1 and number != int(number)) or number != number:
+        raise ValueError("expected a fraction below 1 (10% or 0.1) or a whole count (500)")
+    return number
+
+
+def _shape(text, option):
+    try:
+        values = tuple(int(v) for v in text.split("|"))
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise OptionError(f"{option}={text} must be positive integers separated by '|', "
+                          f"e.g. 1|25|25")
+    return values
+
+
+class MethodGAN(MethodBase):
+    type_name = "GAN"
+
+    @classmethod
+    def declared_options(cls):
+        return [
+            Option("InputLayout", "string", None, "image shape d|h|w (d*h*w = the DataLoader's "
+                   "array size); with Layout also 1|1|<latent>##d|h|w"),
+            Option("LatentDim", "int", 64, "size of the generator's noise vector", minimum=1),
+            Option("LatentDistribution", "enum", "GAUSS", "noise distribution",
+                   allowed=("GAUSS", "UNIFORM")),
+            Option("GeneratorLayout", "string", None, "generator layers (layout grammar)"),
+            Option("DiscriminatorLayout", "string", None, "discriminator layers, ending in "
+                   "DENSE|1|LINEAR"),
+            Option("Layout", "string", None, "<generator>##<discriminator>, the unreleased "
+                   "TMVA MethodGAN form of the two above"),
+            Option("LeakyReluSlope", "float", 0.2, "slope of every LEAKYRELU", minimum=0),
+            Option("WeightInitialization", "enum", "XAVIERUNIFORM", "weight initialiser",
+                   allowed=("XAVIER", "XAVIERUNIFORM", "GAUSS", "UNIFORM", "HE")),
+            Option("GANType", "enum", "GAN", "GAN variant (GAN, LSGAN; CGAN, ACGAN and WGAN "
+                   "with the variants work)", allowed=("GAN", "CGAN", "ACGAN", "WGAN", "LSGAN")),
+            Option("GeneratorLoss", "enum", None, "generator loss (default from GANType)",
+                   allowed=("NONSATURATING", "MINIMAX", "LEASTSQUARES", "WASSERSTEIN", "HINGE")),
+            Option("DiscriminatorLoss", "enum", None, "discriminator loss (default from "
+                   "GANType)", allowed=("BCE", "LEASTSQUARES", "WASSERSTEIN", "HINGE")),
+            Option("DiscriminatorSteps", "int", 1, "discriminator updates per generator "
+                   "update", minimum=1),
+            Option("TrainingStrategy", "phases", None, "training phases", phases=PHASE_OPTIONS),
+            Option("RandomSeed", "int", 0, "seeds everything; -1 draws a seed and records it",
+                   minimum=-1),
+            Option("VarTransform", "enum", "None", "pixel transform, inverted on output",
+                   allowed=("None", "N", "Log", "Scale")),
+            Option("PixelScale", "float", 1.0, "scale of the Log transform (input units)",
+                   minimum=0),
+            Option("ScaleBy", "string", "1.0", "Scale transform: a number or a condition name"),
+            Option("PixelFloor", "float", 0.0, "generated pixels below it are written as 0",
+                   minimum=0),
+            Option("ValidationSize", "custom", 0.1, "fraction (10%, 0.1) or count of training "
+                   "events held out to pick the best epoch; 0 = none", convert=_validation_size,
+                   expects="fraction or count"),
+            Option("SelectBy", "enum", "PHYSICS", "PHYSICS, LOSS or LAST (see the README)",
+                   allowed=("PHYSICS", "LOSS", "LAST")),
+            Option("NGenerate", "int", None, "events generated by TestAllMethods (default: the "
+                   "test-set size)", minimum=1),
+            Option("CheckpointEvery", "int", 1, "epochs between checkpoints; 0 = none",
+                   minimum=0),
+            Option("Resume", "bool", False, "continue from this job's latest checkpoint"),
+        ]
+
+    def __init__(self, job, title, variables, option_text="", keywords=None):
+        super().__init__(job, title, variables, option_text, keywords)
+        o = self.options
+        arrays = variables.get("arrays", {})
+        if len(arrays) != 1:
+            raise OptionError(f"GAN {title!r} generates one image per event: declare exactly one "
+                              f"AddVariablesArray (found {len(arrays)})")
+        self.image_name, image_size = next(iter(arrays.items()))
+        for option, later in LATER.items():
+            values = [o[option]] if option != "Optimizer" else [
+                value for phase in o["TrainingStrategy"] for value in
+                [phase["Optimizer"]] + [p.get("Optimizer") for p in
+                                        (phase.get("Generator", {}), phase.get("Discriminator", {}))]]
+            for value in values:
+                if value in later:
+                    raise OptionError(f"{option}={value} is not available yet (it comes with "
+                                      f"the GAN variants / engine part 2 work); use one of "
+                                      f"the others")
+        for phase in o["TrainingStrategy"]:
+            for part in ("Generator", "Discriminator"):
+                settings = phase.for_part(part)
+                if settings["WeightDecay"] or settings["Regularization"] != "NONE":
+                    raise OptionError("WeightDecay and Regularization are not available yet "
+                                      "(they come with the engine's part 2 work)")
+        if o["SelectBy"] != "LAST" and o["ValidationSize"] == 0:
+            raise OptionError("ValidationSize=0 leaves nothing to select the best epoch with; "
+                              "use SelectBy=LAST or a ValidationSize above 0")
+        self.losses = self._losses()
+        self.latent_dim, self.image_shape, g_layout, d_layout = self._architecture()
+        if int(np.prod(self.image_shape)) != image_size:
+            raise OptionError(f"InputLayout={'|'.join(map(str, self.image_shape))} has "
+                              f"{int(np.prod(self.image_shape))} values, but the DataLoader's "
+                              f"{self.image_name!r} has {image_size}")
+        self.generator_layout, self.discriminator_layout = g_layout, d_layout
+        self.generator = build_network(g_layout, (self.latent_dim,), o["LeakyReluSlope"],
+                                       name="generator")
+        self.discriminator = build_network(d_layout, self.image_shape, o["LeakyReluSlope"],
+                                           name="discriminator")
+        if int(np.prod(self.generator.output_shape)) != image_size:
+            raise OptionError(f"the generator's output {self.generator.output_shape} does not "
+                              f"hold the {image_size} values of an image "
+                              f"{'|'.join(map(str, self.image_shape))}")
+        self.transform = PixelTransform(o["VarTransform"], o["PixelScale"], o["ScaleBy"])
+        if self.transform.condition is not None and o["VarTransform"] == "Scale" and \
+                self.transform.condition not in variables.get("conditions", []):
+            raise OptionError(f"ScaleBy={o['ScaleBy']} is neither a number nor a condition of "
+                              f"the DataLoader (conditions: "
+                              f"{', '.join(variables.get('conditions', [])) or 'none'})")
+        self.seed = o["RandomSeed"]
+        self.history = {name: [] for name in HISTORY}
+        self.best_epoch = None
+
+    # -- configuration -------------------------------------------------------------------
+    def _losses(self):
+        o = self.options
+        defaults = {"GAN": ("NONSATURATING", "BCE"), "LSGAN": ("LEASTSQUARES", "LEASTSQUARES")}
+        generator, discriminator = defaults[o["GANType"]]
+        generator = o["GeneratorLoss"] or generator
+        discriminator = o["DiscriminatorLoss"] or discriminator
+        if "WASSERSTEIN" in (generator, discriminator):
+            raise OptionError("the WASSERSTEIN losses come with the GAN variants work (WGAN); "
+                              "use NONSATURATING/BCE, MINIMAX/BCE, LEASTSQUARES/LEASTSQUARES "
+                              "or HINGE/HINGE")
+        if generator not in GENERATOR_LOSSES:
+            raise OptionError(f"GeneratorLoss={generator} is not available")
+        return generator, discriminator
+
+    def _architecture(self):
+        o = self.options
+        if o["Layout"] is not None:
+            if o["GeneratorLayout"] is not None or o["DiscriminatorLayout"] is not None:
+                raise OptionError("give either Layout=<generator>##<discriminator> or "
+                                  "GeneratorLayout and DiscriminatorLayout, not both")
+            parts = o["Layout"].split("##")
+            if len(parts) != 2:
+                raise OptionError(f"Layout needs two parts separated by '##' (generator "
+                                  f"first); got {len(parts)}")
+            g_layout, d_layout = parts
+        else:
+            missing = [n for n in ("GeneratorLayout", "DiscriminatorLayout") if o[n] is None]
+            if missing:
+                raise OptionError(f"required option{'s' if len(missing) > 1 else ''} "
+                                  f"{' and '.join(missing)} not given (or give "
+                                  f"Layout=<generator>##<discriminator>)")
+            g_layout, d_layout = o["GeneratorLayout"], o["DiscriminatorLayout"]
+        if o["InputLayout"] is None:
+            raise OptionError("required option InputLayout not given: the image shape d|h|w, "
+                              "e.g. InputLayout=1|25|25")
+        latent = o["LatentDim"]
+        parts = o["InputLayout"].split("##")
+        if len(parts) == 2:
+            if o["Layout"] is None:
+                raise OptionError("InputLayout=<latent>##<image> goes with Layout=...##...; "
+                                  "with GeneratorLayout give InputLayout=d|h|w")
+            latent = int(np.prod(_shape(parts[0], "InputLayout")))
+            if "LatentDim" in o.given and o["LatentDim"] != latent:
+                raise OptionError(f"LatentDim={o['LatentDim']} disagrees with InputLayout's "
+                                  f"latent part {parts[0]} ({latent} values)")
+        elif len(parts) != 1:
+            raise OptionError("InputLayout takes d|h|w, or 1|1|<latent>##d|h|w with Layout")
+        image = _shape(parts[-1], "InputLayout")
+        if len(image) != 3:
+            raise OptionError(f"InputLayout={parts[-1]} must be depth|height|width")
+        return latent, image, g_layout, d_layout
+
+    # -- training ------------------------------------------------------------------------
+    def _new_gan(self, rng):
+        o = self.options
+        phase = o["TrainingStrategy"][0]
+        initialize(self.generator, rng, o["WeightInitialization"])
+        initialize(self.discriminator, rng, o["WeightInitialization"])
+        return GAN(self.generator, self.discriminator,
+                   self._optimizer(self.generator, phase.for_part("Generator")),
+                   self._optimizer(self.discriminator, phase.for_part("Discriminator")),
+                   rng, o["LatentDistribution"], *self.losses)
+
+    @staticmethod
+    def _optimizer(network, settings):
+        if settings["Optimizer"] == "ADAM":
+            return make_optimizer("ADAM", network, learning_rate=settings["LearningRate"],
+                                  beta1=settings["Beta1"], beta2=settings["Beta2"])
+        return make_optimizer("SGD", network, learning_rate=settings["LearningRate"],
+                              momentum=settings["Momentum"])
+
+    def _split_validation(self, training):
+        size = self.options["ValidationSize"]
+        count = int(round(size * len(training))) if size < 1 else int(size)
+        if count >= len(training):
+            raise DataError(f"ValidationSize={size} holds out {count} of the {len(training)} "
+                            f"training events, leaving none to train on")
+        order = np.random.default_rng([self.seed, 2]).permutation(len(training))
+        return (training.subset("training", order[count:]),
+                training.subset("validation", order[:count]) if count else None)
+
+    def _fit_transform(self, train_split, log):
+        if not self.transform.needs_maximum or self.transform.maximum is not None:
+            return
+        maximum = -np.inf
+        for events in train_split.read_chunks():
+            maximum = max(maximum, float(events[self.image_name].max()))
+        if not maximum > 0:
+            raise DataError(f"VarTransform={self.transform.kind} needs a positive largest "
+                            f"pixel; the training images' largest is {maximum}")
+        self.transform.maximum = maximum
+        log.info(self.title, f"VarTransform={self.transform.kind}: largest training pixel "
+                 f"{maximum:.6g}")
+
+    def train(self, dataset, log):
+        o = self.options
+        if self.seed == -1:
+            self.seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+            log.info(self.title, f"RandomSeed=-1: drew seed {self.seed} (recorded in the "
+                     f"weights file)")
+        train_split, validation = self._split_validation(dataset.training)
+        self._fit_transform(train_split, log)
+        reference = self._observables(validation.read_all()) if validation else None
+        gan = self._new_gan(np.random.default_rng(self.seed))
+        state = TrainingState()
+        if o["Resume"]:
+            state = self._resume(gan, log)
+        log.info(self.title, f"training on {len(train_split):,} events"
+                 + (f", {len(validation):,} held out for SelectBy={o['SelectBy']}"
+                    if validation else ""))
+        log.info(self.title, EPOCH_HEADER)
+        self._train_phases(gan, state, train_split, validation, reference, log)
+        if state.best is not None:
+            self.generator.set_parameters(state.best[0])
+            self.discriminator.set_parameters(state.best[1])
+        self.history = state.history
+        self.best_epoch = state.best_epoch
+        log.info(self.title, f"kept epoch {state.best_epoch} (SelectBy={o['SelectBy']})")
+
+    def _train_phases(self, gan, state, train_split, validation, reference, log):
+        o = self.options
+        phases = o["TrainingStrategy"]
+        for phase_index in range(state.phase, len(phases)):
+            phase = phases[phase_index]
+            if phase_index != state.phase or state.epoch_in_phase == 0:
+                if phase_index > 0:
+                    gan.generator_optimizer = self._optimizer(
+                        self.generator, phase.for_part("Generator"))
+                    gan.discriminator_optimizer = self._optimizer(
+                        self.discriminator, phase.for_part("Discriminator"))
+                state.phase, state.epoch_in_phase, state.stale = phase_index, 0, 0
+            patience = phase["ConvergenceSteps"]
+            while state.epoch_in_phase < phase["MaxEpochs"]:
+                if patience and state.stale >= patience:
+                    log.info(self.title, f"phase {phase_index + 1}: no improvement for "
+                             f"{state.stale} epochs (ConvergenceSteps={patience})")
+                    break
+                if not self._train_epoch(gan, state, phase, train_split, validation, reference,
+                                         log):
+                    return
+                state.epoch_in_phase += 1
+                if o["CheckpointEvery"] and state.epoch % o["CheckpointEvery"] == 0:
+                    self._checkpoint(gan, state)
+
+    def _train_epoch(self, gan, state, phase, train_split, validation, reference, log):
+        """One epoch; False when training must stop (a non-finite loss)."""
+        start = time.perf_counter()
+        epoch = state.epoch + 1
+        good = (self.generator.get_parameters(), self.discriminator.get_parameters())
+        sums = np.zeros(4)
+        events = steps = 0
+        pending = []
+        rng = np.random.default_rng([self.seed, 1, epoch])
+        with log.progress(len(train_split), self.title) as bar:
+            for batch in train_split.batches(phase["BatchSize"], rng):
+                real = self.transform.forward(batch[self.image_name], batch).reshape(
+                    (-1,) + self.image_shape)
+                weights = batch["weight"].astype(np.float32)
+                pending.append((real, weights))
+                if len(pending) < self.options["DiscriminatorSteps"]:
+                    continue
+                for extra_real, extra_weights in pending[:-1]:
+                    gan.discriminator_step(extra_real, extra_weights)
+                loss_d, loss_g = gan.train_step(real, weights)
+                pending = []
+                n = real.shape[0]
+                sums += n * np.array([loss_d, loss_g, *gan.last_outputs])
+                events += n
+                steps += 1
+                bar.update(n)
+                if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
+                    self.generator.set_parameters(good[0])
+                    self.discriminator.set_parameters(good[1])
+                    log.info(self.title, NON_FINITE_HELP.format(epoch=epoch, loss_d=loss_d,
+                                                                loss_g=loss_g))
+                    if state.best is None:
+                        state.best = good
+                        state.best_epoch = epoch - 1
+                    return False
+        if train_split.dropped:
+            log.info(self.title, f"NonFinite=DROP: {train_split.dropped} events dropped")
+        if not events:
+            raise DataError(f"no training step ran in epoch {epoch}: BatchSize "
+                            f"x DiscriminatorSteps exceeds the {len(train_split)} training "
+                            f"events")
+        means = sums / events
+        metric = self._metric(gan, validation, reference)
+        seconds = time.perf_counter() - start
+        state.record(epoch, means, metric, seconds, events / seconds)
+        improved = self._select(state, metric)
+        log.info(self.title, f"{epoch:5d}  {means[0]:9.4f}  {means[1]:9.4f}  {means[2]:9.4f}  "
+                 f"{means[3]:9.4f}  {metric:10.4g}{'*' if improved else ' '}  {seconds:7.1f}  "
+                 f"{events / seconds:9.0f}")
+        state.low_loss = state.low_loss + 1 if means[0] < COLLAPSE_LOSS else 0
+        if state.low_loss == COLLAPSE_EPOCHS:
+            log.info(self.title, f"warning: the discriminator loss has stayed below "
+                     f"{COLLAPSE_LOSS} for {COLLAPSE_EPOCHS} epochs: the discriminator wins "
+                     f"and the generator may have collapsed (check the generated images; "
+                     f"lower the discriminator's learning rate or try LEASTSQUARES losses)")
+        return True
+
+    def _select(self, state, metric):
+        """Keep this epoch's weights if its metric is the best so far (always for LAST)."""
+        o = self.options
+        if o["SelectBy"] == "LAST" or state.best_metric is None or metric < state.best_metric:
+            state.best_metric = metric
+            state.best_epoch = state.epoch
+            state.best = (self.generator.get_parameters(), self.discriminator.get_parameters())
+            state.stale = 0
+            return o["SelectBy"] != "LAST"
+        state.stale += 1
+        return False
+
+    # -- validation metrics --------------------------------------------------------------
+    def _observables(self, events):
+        pixels = np.asarray(events[self.image_name], np.float64)
+        return {"total intensity": pixels.sum(axis=1),
+                "non-zero pixels": (pixels != 0).sum(axis=1).astype(np.float64)}
+
+    def _metric(self, gan, validation, reference):
+        """SelectBy: PHYSICS sums W1 of total intensity and of the non-zero pixel count
+        (each over the validation sample's standard deviation); LOSS is the generator loss
+        on fixed noise; LAST has none (nan)."""
+        o = self.options
+        if o["SelectBy"] == "LAST" or validation is None:
+            return float("nan")
+        rng = np.random.default_rng([self.seed, 3])
+        if o["SelectBy"] == "LOSS":
+            fake = gan.generator.forward(gan.sample_latent(len(validation), rng), training=False)
+            return float(gan.generator_loss(gan.discriminator.forward(fake, training=False))[0])
+        generated = self._generate_pixels(gan, len(validation), rng)
+        observed = self._observables({self.image_name: generated})
+        total = 0.0
+        for name, real in reference.items():
+            scale = real.std() or 1.0
+            total += wasserstein_distance(observed[name], real) / scale
+        return float(total)
+
+    def _generate_pixels(self, gan, n, rng, batch_size=1024):
+        values = gan.generate(n, batch_size, rng).reshape(n, -1)
+        pixels = self.transform.inverse(values)
+        if self.options["PixelFloor"]:
+            pixels[pixels < self.options["PixelFloor"]] = 0
+        return pixels
+
+    # -- checkpoints ---------------------------------------------------------------------
+    @property
+    def checkpoint_path(self):
+        if self.weights_path is None:
+            return None
+        return self.weights_path.replace(".weights.root", ".checkpoint.root")
+
+    def _checkpoint(self, gan, state):
+        if self.checkpoint_path is None:
+            return
+        arrays = {"generator": self.generator.parameters, "discriminator":
+                  self.discriminator.parameters}
+        for label, optimizer in (("generator", gan.generator_optimizer),
+                                 ("discriminator", gan.discriminator_optimizer)):
+            for key, value in optimizer.state().items():
+                arrays[f"{label}_optimizer_{key}"] = value
+        if state.best is not None:
+            for label, mapping in zip(("best_generator", "best_discriminator"), state.best):
+                for name, value in mapping.items():
+                    arrays[f"{label}.{name}"] = value
+        settings = {"state": state.settings(), "rng": gan.rng.bit_generator.state,
+                    "optimizer_steps": [gan.generator_optimizer.steps,
+                                        gan.discriminator_optimizer.steps],
+                    "transform": self.transform.settings(), "seed": self.seed}
+        info = environment_info()
+        info.update({"job": self.job, "title": self.title, "method": self.type_name,
+                     "checkpoint_epoch": state.epoch})
+        write_weights(self.checkpoint_path, WeightsContent(
+            info, self.option_text, dict(self.options), self.variables, settings, arrays))
+
+    def _resume(self, gan, log):
+        path = self.checkpoint_path
+        if path is None or not os.path.exists(path):
+            log.info(self.title, f"Resume: no checkpoint at {path}; starting from epoch 1")
+            return TrainingState()
+        content = read_weights(path)
+        if content.options_given != self.option_text:
+            raise OptionError(f"Resume: the checkpoint {path} was made with other options "
+                              f"({content.options_given!r}); resume with the same options")
+        settings = content.method
+        p = content.parameters
+        self.generator.parameters[:] = p["generator"]
+        self.discriminator.parameters[:] = p["discriminator"]
+        self.seed = settings["seed"]
+        self.transform = PixelTransform.from_settings(settings["transform"])
+        gan.rng.bit_generator.state = settings["rng"]
+        state = TrainingState.from_settings(settings["state"])
+        phase = self.options["TrainingStrategy"][state.phase]
+        gan.generator_optimizer = self._optimizer(self.generator, phase.for_part("Generator"))
+        gan.discriminator_optimizer = self._optimizer(self.discriminator,
+                                                      phase.for_part("Discriminator"))
+        for label, optimizer, steps in (("generator", gan.generator_optimizer,
+                                         settings["optimizer_steps"][0]),
+                                        ("discriminator", gan.discriminator_optimizer,
+                                         settings["optimizer_steps"][1])):
+            optimizer.load_state({key[len(label) + 11:]: value for key, value in p.items()
+                                  if key.startswith(f"{label}_optimizer_")}, steps)
+        if any(k.startswith("best_generator.") for k in p):
+            state.best = tuple({name.split(".", 1)[1]: value for name, value in p.items()
+                                if name.startswith(prefix + ".")}
+                               for prefix in ("best_generator", "best_discriminator"))
+        log.info(self.title, f"Resume: continuing after epoch {state.epoch} from {path}")
+        return state
+
+    # -- outputs -------------------------------------------------------------------------
+    def response(self, events):
+        """The discriminator's output on each event's image: a probability for BCE, the
+        raw output (critic value) for the other losses."""
+        images = self.transform.forward(np.asarray(events[self.image_name]), events)
+        responses = []
+        for start in range(0, images.shape[0], 1024):
+            block = np.ascontiguousarray(images[start:start + 1024]).reshape(
+                (-1,) + self.image_shape)
+            outputs = self.discriminator.forward(block, training=False).reshape(-1)
+            if self.losses[1] == "BCE":
+                outputs = 1 / (1 + np.exp(-np.clip(outputs, -60, 60)))
+            responses.append(np.array(outputs, np.float32))
+        return np.concatenate(responses) if responses else np.empty(0, np.float32)
+
+    def write_training(self, directory):
+        epochs = len(self.history["epoch"])
+        edges = np.arange(epochs + 1) + 0.5
+        for name, (title, y_title) in HISTORY_TITLES.items():
+            directory.histogram(f"history_{name}", self.history[name], edges, title, "epoch",
+                                y_title)
+
+    def _generation_rng(self):
+        return np.random.default_rng([self.seed, 4])
+
+    def n_generate(self, dataset):
+        return self.options["NGenerate"] or len(dataset.test)
+
+    def write_test(self, directory, dataset, log):
+        n = self.n_generate(dataset)
+        gan = self._inference_gan()
+        rng = self._generation_rng()
+
+        def chunks():
+            for start in range(0, n, CHUNK_EVENTS):
+                count = min(CHUNK_EVENTS, n - start)
+                yield {self.image_name: self._generate_pixels(gan, count, rng),
+                       "eventNumber": np.arange(start, start + count, dtype=np.int64)}
+        written = directory.tree("GeneratedTree", chunks(), title=f"{n} events generated by "
+                                 f"{self.title}")
+        log.info(self.title, f"generated {written:,} events into {directory.path}/GeneratedTree")
+
+    def evaluate(self, dataset, log):
+        """W1 of total intensity and non-zero pixel count, generated (the events of
+        TestAllMethods) vs the test set; read and generated chunk by chunk."""
+        n = self.n_generate(dataset)
+        gan, rng = self._inference_gan(), self._generation_rng()
+        generated = _concatenate(
+            self._observables({self.image_name: self._generate_pixels(
+                gan, min(CHUNK_EVENTS, n - start), rng)})
+            for start in range(0, n, CHUNK_EVENTS))
+        test = _concatenate(self._observables(events) for events in dataset.test.read_chunks())
+        return {f"W1 {name}": float(wasserstein_distance(generated[name], test[name]))
+                for name in generated}
+
+    def _inference_gan(self):
+        return GAN(self.generator, self.discriminator, make_optimizer("SGD", self.generator),
+                   make_optimizer("SGD", self.discriminator), np.random.default_rng(0),
+                   self.options["LatentDistribution"], *self.losses)
+
+    # -- weights -------------------------------------------------------------------------
+    def weights_parameters(self):
+        arrays = {f"generator.{k}": v for k, v in self.generator.get_parameters().items()}
+        arrays.update({f"discriminator.{k}": v
+                       for k, v in self.discriminator.get_parameters().items()})
+        return arrays
+
+    def weights_settings(self):
+        return {"transform": self.transform.settings(), "seed": self.seed,
+                "latent_dim": self.latent_dim, "image_shape": list(self.image_shape),
+                "image": self.image_name, "generator_layout": self.generator_layout,
+                "discriminator_layout": self.discriminator_layout,
+                "best_epoch": self.best_epoch, "history": self.history}
+
+    def load_weights(self, content):
+        p = content.parameters
+        self.generator.set_parameters({k.split(".", 1)[1]: v for k, v in p.items()
+                                       if k.startswith("generator.")})
+        self.discriminator.set_parameters({k.split(".", 1)[1]: v for k, v in p.items()
+                                           if k.startswith("discriminator.")})
+        settings = content.method
+        self.transform = PixelTransform.from_settings(settings["transform"])
+        self.seed = settings["seed"]
+        self.best_epoch = settings["best_epoch"]
+        self.history = settings["history"]
+
+    def generate(self, n, seed=None, batch_size=1024):
+        """``n`` images (pixels, after the inverse transform and PixelFloor), shape
+        ``(n, d, h, w)``; ``seed`` defaults to the training seed's generation stream."""
+        rng = self._generation_rng() if seed is None else np.random.default_rng(seed)
+        return self._generate_pixels(self._inference_gan(), n, rng, batch_size).reshape(
+            (n,) + self.image_shape)
+
+
+CHUNK_EVENTS = 4096  # generated events per write: memory stays bounded for any n
+
+
+def _concatenate(parts):
+    parts = list(parts)
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+HISTORY = ("epoch", "loss_D", "loss_G", "D_real", "D_fake", "metric", "seconds",
+           "events_per_second")
+HISTORY_TITLES = {
+    "loss_D": ("discriminator loss per epoch", "loss"),
+    "loss_G": ("generator loss per epoch", "loss"),
+    "D_real": ("mean discriminator output on real images", "D(real)"),
+    "D_fake": ("mean discriminator output on generated images", "D(fake)"),
+    "metric": ("selection metric per epoch (SelectBy)", "metric"),
+    "seconds": ("seconds per epoch", "s"),
+    "events_per_second": ("training events per second", "events/s"),
+}
+EPOCH_HEADER = ("Epoch     D loss     G loss    D(real)    D(fake)      metric    t(s)   "
+                "events/s")
+NON_FINITE_HELP = (
+    "epoch {epoch}: the losses became non-finite (D {loss_d}, G {loss_g}); training stops "
+    "and keeps the weights of the last good epoch. Likely causes: a learning rate too high "
+    "for these pixel values (lower LearningRate), raw pixel values spanning many orders of "
+    "magnitude (use VarTransform=Log or N), or NaN pixels in the input (NonFinite=DROP)")
+
+
+class TrainingState:
+    """Where training is: epochs done, phase, history, best epoch; saved in checkpoints."""
+
+    def __init__(self):
+        self.epoch = 0
+        self.phase = 0
+        self.epoch_in_phase = 0
+        self.stale = 0
+        self.low_loss = 0
+        self.best = None
+        self.best_metric = None
+        self.best_epoch = None
+        self.history = {name: [] for name in HISTORY}
+
+    def record(self, epoch, means, metric, seconds, rate):
+        self.epoch = epoch
+        for name, value in zip(HISTORY, (epoch, *means, metric, seconds, rate)):
+            self.history[name].append(float(value))
+
+    def settings(self):
+        return {"epoch": self.epoch, "phase": self.phase, "epoch_in_phase": self.epoch_in_phase,
+                "stale": self.stale, "low_loss": self.low_loss, "best_metric": self.best_metric,
+                "best_epoch": self.best_epoch, "history": self.history}
+
+    @classmethod
+    def from_settings(cls, settings):
+        state = cls()
+        for key, value in settings.items():
+            setattr(state, key, value)
+        return state
+
+
+register_method(GAN_KIND, MethodGAN)
+
+
+def generate(weights_file, n, out, seed=None, batch_size=1024, conditions=None,
+             progress=None):
+    """Generate ``n`` events from a GAN weights file into ``out`` (one TTree,
+    ``GeneratedTree``: the image as a flat ``name[N]/F`` branch and ``eventNumber``),
+    without the training data. Written in chunks of 4096 events (memory does not grow with
+    ``n``) to a temporary file renamed into place when complete; ``progress(count)`` is
+    called after each chunk. The same weights, seed and thread count give the same events.
+    Returns the path written."""
+    content = read_weights(os.fspath(weights_file))
+    if content.info.get("method") != MethodGAN.type_name:
+        raise DataError(f"{weights_file} holds a {content.info.get('method')} method, not a GAN")
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise DataError(f"the number of events to generate must be a positive integer, got "
+                        f"{n!r}")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise DataError(f"the batch size must be a positive integer, got {batch_size!r}")
+    if conditions:
+        raise OptionError(f"{weights_file} is an unconditional GAN (GANType=GAN): it takes no "
+                          f"conditions")
+    method = MethodGAN.from_weights(content.info.get("title", "GAN"), content)
+    rng = method._generation_rng() if seed is None else np.random.default_rng(seed)
+    gan = method._inference_gan()
+    n = int(n)
+
+    def chunks():
+        for start in range(0, n, CHUNK_EVENTS):
+            count = min(CHUNK_EVENTS, n - start)
+            yield {method.image_name: method._generate_pixels(gan, count, rng, int(batch_size)),
+                   "eventNumber": np.arange(start, start + count, dtype=np.int64)}
+            if progress is not None:
+                progress(count)
+
+    with staged(os.fspath(out), fresh=True) as handle:
+        write_tree(handle, "GeneratedTree", chunks(),
+                   title=f"{n} events generated by {content.info.get('title')}")
+    return os.fspath(out)
