@@ -8,6 +8,7 @@ keeps. Checkpoints let a killed job resume to the same result. Options and their
 ``shared/reference/gan-options.md``.
 """
 
+import json
 import math
 import os
 import time
@@ -19,7 +20,7 @@ from ..errors import DataError, OptionError
 from ..io.output import staged, write_tree
 from ..io.weights import WeightsContent, environment_info, read_weights, write_weights
 from ..nn import GAN, build_network, initialize, make_optimizer
-from ..nn.losses import GENERATOR_LOSSES
+from ..nn.losses import make_losses
 from ..options import Option, OptionSet
 from .base import GAN_KIND, MethodBase, register_method
 from .transforms import PixelTransform
@@ -184,8 +185,7 @@ class MethodGAN(MethodBase):
             raise OptionError("the WASSERSTEIN losses come with the GAN variants work (WGAN); "
                               "use NONSATURATING/BCE, MINIMAX/BCE, LEASTSQUARES/LEASTSQUARES "
                               "or HINGE/HINGE")
-        if generator not in GENERATOR_LOSSES:
-            raise OptionError(f"GeneratorLoss={generator} is not available")
+        make_losses(generator, discriminator)  # a matched pair, or an OptionError now
         return generator, discriminator
 
     def _architecture(self):
@@ -455,9 +455,14 @@ class MethodGAN(MethodBase):
             log.info(self.title, f"Resume: no checkpoint at {path}; starting from epoch 1")
             return TrainingState()
         content = read_weights(path)
-        if content.options_given != self.option_text:
-            raise OptionError(f"Resume: the checkpoint {path} was made with other options "
-                              f"({content.options_given!r}); resume with the same options")
+        ours, theirs = (json.loads(json.dumps({k: v for k, v in options.items()
+                                               if k not in NOT_TRAINING}))
+                        for options in (dict(self.options), content.options))
+        changed = sorted(k for k in ours if ours[k] != theirs.get(k))
+        if changed:
+            raise OptionError(f"Resume: the checkpoint {path} was made with other values of "
+                              f"{', '.join(changed)}; resume with the options it was made with "
+                              f"({content.options_given!r})")
         settings = content.method
         p = content.parameters
         self.generator.parameters[:] = p["generator"]
@@ -500,6 +505,8 @@ class MethodGAN(MethodBase):
 
     def write_training(self, directory):
         epochs = len(self.history["epoch"])
+        if not epochs:  # stopped before the first epoch ended: no history to write
+            return
         edges = np.arange(epochs + 1) + 0.5
         for name, (title, y_title) in HISTORY_TITLES.items():
             directory.histogram(f"history_{name}", self.history[name], edges, title, "epoch",
@@ -577,6 +584,8 @@ class MethodGAN(MethodBase):
             (n,) + self.image_shape)
 
 
+# options a resumed job may change: they do not affect the trained weights
+NOT_TRAINING = {"H", "V", "VerbosityLevel", "Resume", "CheckpointEvery", "NGenerate"}
 CHUNK_EVENTS = 4096  # generated events per write: memory stays bounded for any n
 
 
