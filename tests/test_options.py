@@ -232,3 +232,16 @@ def test_readme_documents_the_dataloader_options_as_declared():
     table = prepare_options(["<Class>"]).markdown_table()
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert table in readme, "README.md's DataLoader option table is stale; paste:\n" + table
+
+
+def test_readme_documents_the_gan_options_as_declared():
+    from pathlib import Path
+
+    from rootgan.methods.base import COMMON_OPTIONS
+    from rootgan.methods.gan import PHASE_OPTIONS, MethodGAN
+    from rootgan.options import OptionSet
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for table in (OptionSet("GAN", list(COMMON_OPTIONS) + MethodGAN.declared_options())
+                  .markdown_table(), PHASE_OPTIONS.markdown_table()):
+        assert table in readme, "README.md's GAN option table is stale; paste:\n" + table

@@ -394,9 +394,9 @@ class MethodGAN(MethodBase):
                 "non-zero pixels": (pixels != 0).sum(axis=1).astype(np.float64)}
 
     def _metric(self, gan, validation, reference):
-        """SelectBy: PHYSICS sums W1 of total intensity and of the non-zero pixel count
-        (each over the validation sample's standard deviation); LOSS is the generator loss
-        on fixed noise; LAST has none (nan)."""
+        """SelectBy: PHYSICS sums W1 of total intensity and of the non-zero pixel count,
+        each over the validation sample's standard deviation (at least 1% of its mean); LOSS
+        is the generator loss on fixed noise; LAST has none (nan)."""
         o = self.options
         if o["SelectBy"] == "LAST" or validation is None:
             return float("nan")
@@ -408,7 +408,9 @@ class MethodGAN(MethodBase):
         observed = self._observables({self.image_name: generated})
         total = 0.0
         for name, real in reference.items():
-            scale = real.std() or 1.0
+            # the spread of the real values, but at least 1% of their size: an observable
+            # that hardly varies (every pixel lit) must not dominate the sum
+            scale = max(real.std(), 0.01 * np.abs(real).mean(), 1e-12)
             total += wasserstein_distance(observed[name], real) / scale
         return float(total)
 
