@@ -26,10 +26,13 @@ import numpy as np
 import uproot
 from scipy.stats import wasserstein_distance
 
+from rootgan import TMVA
+from rootgan.io.weights import read_weights
+
 SIZE = 25
 PAIRS = ("NONSATURATING/BCE", "MINIMAX/BCE", "LEASTSQUARES/LEASTSQUARES", "HINGE/HINGE")
-GENERATOR = ("DENSE|1568|LEAKYRELU,RESHAPE|32|7|7,UPSAMPLE|2|2,CONV|32|5|5|1|1|2|2|LEAKYRELU,"
-             "TRANSCONV|16|5|5|2|2|3|3|LEAKYRELU,CONV|1|3|3|1|1|1|1|RELU")
+GENERATOR = ("DENSE|5408|LEAKYRELU,RESHAPE|32|13|13,UPSAMPLE|2|2,CONV|16|4|4|1|1|1|1|LEAKYRELU,"
+             "CONV|1|3|3|1|1|1|1|RELU")
 DISCRIMINATOR = ("CONV|16|5|5|1|1|2|2|LEAKYRELU,MAXPOOL|2|2|2|2,CONV|32|3|3|1|1|1|1|LEAKYRELU,"
                  "MAXPOOL|2|2|2|2,RESHAPE|FLAT,DENSE|64|LEAKYRELU,DENSE|1|LINEAR")
 OBSERVABLES = ("total intensity", "blob width", "centroid x", "centroid y")
@@ -67,8 +70,6 @@ def distances(generated, real):
 
 def train(path, pair, epochs, batch, folder, title):
     """Book and train one GAN through the Factory; returns (weights path, seconds)."""
-    from rootgan import TMVA
-
     generator_loss, discriminator_loss = pair.split("/")
     with contextlib.redirect_stdout(io.StringIO()):
         loader = TMVA.DataLoader("dataset")
@@ -82,15 +83,13 @@ def train(path, pair, epochs, batch, folder, title):
             f"DiscriminatorLayout={DISCRIMINATOR}:GeneratorLoss={generator_loss}:"
             f"DiscriminatorLoss={discriminator_loss}:VarTransform=N:RandomSeed=1:"
             f"CheckpointEvery=0:ValidationSize=1000:SelectBy=PHYSICS:"
-            f"TrainingStrategy=MaxEpochs={epochs},BatchSize={batch},LearningRate=5e-4")
+            f"TrainingStrategy=MaxEpochs={epochs},BatchSize={batch},LearningRate=2e-4")
         start = time.perf_counter()
         factory.TrainAllMethods()
     return factory.weights_path("dataset", "GAN"), time.perf_counter() - start
 
 
 def generated_images(weights, n):
-    from rootgan import TMVA
-
     reader = TMVA.Reader("Silent")
     reader.BookMVA("GAN", weights)
     return reader.Generate("GAN", n, seed=11).reshape(n, -1)
@@ -109,8 +108,9 @@ def run(seconds, pairs, events, test_events, quiet=False):
             handle["blobs"].extend({"image": training})
         for pair in pairs:
             title = pair.replace("/", "_")
-            one, first_seconds = train(path, pair, 1, 64, folder, title + "_first")
-            epochs = max(1, int(seconds / max(first_seconds, 1e-3)))
+            one, _ = train(path, pair, 1, 64, folder, title + "_first")
+            epoch_seconds = read_weights(one).method["history"]["seconds"][0]
+            epochs = max(1, int(seconds / epoch_seconds))
             final, total_seconds = train(path, pair, epochs, 64, folder, title)
             rows.append((pair, epochs, total_seconds,
                          distances(generated_images(one, test_events), real),

@@ -184,7 +184,7 @@ class OptionSet:
 
         values = {o.name: _copy_default(o) for o in self.options}
         seen = {}  # option name -> [(index, entry)] already given
-        for key, entry, option, index, bang, raw in assignments:
+        for _, entry, option, index, bang, raw in assignments:
             earlier = seen.setdefault(option.name, [])
             clash = [e for i, e in earlier if index is None or i is None or i == index]
             if clash:

@@ -265,3 +265,12 @@ def test_every_file_opens_in_root_and_hadd_merges_outputs(job, inputs, tmp_path_
                             text=True)
     assert result.returncode == 0, result.stderr
     assert uproot.open(merged)["dataset/TrainTree"].num_entries == 200
+
+
+def test_verbose_prints_every_resolved_option(inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    loader = make_loader(inputs)
+    factory = TMVA.Factory("Job", "out.root", "V")
+    factory.BookMethod(loader, meanmethod.KIND, "Mean", "Epochs=2")
+    assert "options of 'Mean': !H:!V:VerbosityLevel=Info:Epochs=2:Floor=0.001" in \
+        capsys.readouterr().out

@@ -274,9 +274,9 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
         total = sum(e.size for _, e, _, _ in per_class[class_name])
         if total == 0:
             cut = cuts.get(class_name, "")
+            trees = ", ".join(bound[i].source.label for i, *_ in per_class[class_name])
             raise DataError(f"no {class_name} events pass the selection"
-                            + (f" (cut {cut!r})" if cut else "")
-                            + f" in {', '.join(bound[i].source.label for i, *_ in per_class[class_name])}")
+                            + (f" (cut {cut!r})" if cut else "") + f" in {trees}")
         train_part, test_part = _split_class(class_name, per_class[class_name], options)
         for part, store in ((train_part, training), (test_part, test)):
             store.append(part + (np.full(part[0].size, class_id, np.int32),))

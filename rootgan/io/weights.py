@@ -73,10 +73,15 @@ def write_weights(path, content):
         names = list(content.parameters)
         arrays = [np.asarray(content.parameters[n]) for n in names]
         if names:
+            # jagged columns built from flat arrays and counts (ak.Array on a list of
+            # arrays would iterate over every value)
+            shapes = [np.asarray(a.shape, np.int64) for a in arrays]
             write_tree(handle, "parameters", [{
                 "name": np.array(names, dtype=object),
-                "shape": ak.Array([list(a.shape) for a in arrays]),
-                "values": ak.Array([a.astype(np.float32).ravel() for a in arrays]),
+                "shape": ak.unflatten(np.concatenate(shapes), [s.size for s in shapes]),
+                "values": ak.unflatten(np.concatenate([a.astype(np.float32).ravel()
+                                                       for a in arrays]),
+                                       [a.size for a in arrays]),
             }], title="rootgan parameters, one entry per array")
 
 

@@ -131,10 +131,11 @@ class MethodGAN(MethodBase):
                               f"AddVariablesArray (found {len(arrays)})")
         self.image_name, image_size = next(iter(arrays.items()))
         for option, later in LATER.items():
-            values = [o[option]] if option != "Optimizer" else [
-                value for phase in o["TrainingStrategy"] for value in
-                [phase["Optimizer"]] + [p.get("Optimizer") for p in
-                                        (phase.get("Generator", {}), phase.get("Discriminator", {}))]]
+            if option == "Optimizer":
+                values = [phase.for_part(part)["Optimizer"] for phase in o["TrainingStrategy"]
+                          for part in ("Generator", "Discriminator")]
+            else:
+                values = [o[option]]
             for value in values:
                 if value in later:
                     raise OptionError(f"{option}={value} is not available yet (it comes with "

@@ -62,8 +62,9 @@ def parse_layer(text, index, slope, network_name="network"):
         raise LayoutError(f"{where}: {word} is not yet supported (it comes with the "
                           f"'Engine, part 2' issue); available layers: {', '.join(FORMS)}")
     if word not in FORMS:
+        known = list(FORMS) + list(LATER_WORDS)
         raise LayoutError(f"{where}: unknown layer {word!r}; expected one of "
-                          f"{', '.join(FORMS)}{did_you_mean(word, list(FORMS) + list(LATER_WORDS))}")
+                          f"{', '.join(FORMS)}{did_you_mean(word, known)}")
     try:
         if word == "DENSE":
             _expect_fields(word, fields, (2,), where)

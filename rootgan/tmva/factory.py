@@ -88,6 +88,8 @@ class Factory:
         self._loaders[loader.GetName()] = loader
         self.log.info(_SOURCE, f"booked method {cls.type_name} {title!r} on dataset "
                       f"{key[0]!r}")
+        self.log.verbose(_SOURCE, f"options of {title!r}: "
+                         f"{method.option_set.format(method.options)}")
         return method
 
     def GetMethod(self, datasetName, methodTitle):

@@ -120,8 +120,8 @@ def transconv2d_backward(x, w, y, dy, dz, dx, dw_parts, db_parts, cols, c_in, h_
 # stride-1 convolution of the small input with a smaller kernel whose taps are sums of the
 # original ones. Plain convolutions are the case fh = fw = 1 (one phase, taps unchanged).
 # Per axis, ``plan[r] = (first padded row read, number of taps, number of outputs)`` and
-# ``tap_rows[r, i]`` (``tap_cols``) is the phase-r tap that original tap i adds into; ``wk`` holds the
-# phase kernels as (fh, fw, taps, c_out, c_in), one contiguous matrix per tap.
+# ``tap_rows[r, i]`` (``tap_cols``) is the phase-r tap that original tap i adds into;
+# ``wk`` holds the phase kernels as (fh, fw, taps, c_out, c_in), one contiguous matrix per tap.
 
 
 @njit(cache=True)
