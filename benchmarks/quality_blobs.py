@@ -107,24 +107,35 @@ def run(pairs, events, test_events, seconds=None, epochs=None, quiet=False):
     training = blob_images(events, rng)
     real, floor_sample = blob_images(test_events, rng), blob_images(test_events, rng)
     floor = distances(floor_sample, real)
-    rows = []
+    start_folder = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="rootgan-blobs-") as folder:
-        path = os.path.join(folder, "blobs.root")
-        with uproot.recreate(path) as handle:
-            handle.mktree("blobs", {"image": ("f4", (SIZE * SIZE,))})
-            handle["blobs"].extend({"image": training})
-        for pair in pairs:
-            title = pair.replace("/", "_")
-            one, _ = train(path, pair, 1, 64, folder, title + "_first")
-            count = epochs or max(1, int(seconds /
-                                         read_weights(one).method["history"]["seconds"][0]))
-            final, total_seconds = train(path, pair, count, 64, folder, title)
-            rows.append((pair, count, total_seconds,
-                         distances(generated_images(one, test_events), real),
-                         distances(generated_images(final, test_events), real)))
-            if not quiet:
-                print(f"  trained {pair}: {count} epochs in {total_seconds:.0f} s", flush=True)
+        os.chdir(folder)  # the Factory writes <dataset>/weights/ below the working folder
+        try:
+            rows = _train_pairs(folder, pairs, training, real, test_events, seconds, epochs,
+                                quiet)
+        finally:
+            os.chdir(start_folder)
     return floor, rows
+
+
+def _train_pairs(folder, pairs, training, real, test_events, seconds, epochs, quiet):
+    path = os.path.join(folder, "blobs.root")
+    with uproot.recreate(path) as handle:
+        handle.mktree("blobs", {"image": ("f4", (SIZE * SIZE,))})
+        handle["blobs"].extend({"image": training})
+    rows = []
+    for pair in pairs:
+        title = pair.replace("/", "_")
+        one, _ = train(path, pair, 1, 64, folder, title + "_first")
+        count = epochs or max(1, int(seconds /
+                                     read_weights(one).method["history"]["seconds"][0]))
+        final, total_seconds = train(path, pair, count, 64, folder, title)
+        rows.append((pair, count, total_seconds,
+                     distances(generated_images(one, test_events), real),
+                     distances(generated_images(final, test_events), real)))
+        if not quiet:
+            print(f"  trained {pair}: {count} epochs in {total_seconds:.0f} s", flush=True)
+    return rows
 
 
 def report(floor, rows, test_events):
