@@ -274,3 +274,12 @@ def test_verbose_prints_every_resolved_option(inputs, tmp_path, monkeypatch, cap
     factory.BookMethod(loader, meanmethod.KIND, "Mean", "Epochs=2")
     assert "options of 'Mean': !H:!V:VerbosityLevel=Info:Epochs=2:Floor=0.001" in \
         capsys.readouterr().out
+
+
+def test_testing_or_evaluating_before_training_is_explained(inputs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    factory = TMVA.Factory("Job", "out.root", "Silent")
+    factory.BookMethod(make_loader(inputs), meanmethod.KIND, "Mean")
+    for stage in (factory.TestAllMethods, factory.EvaluateAllMethods):
+        with pytest.raises(OptionError, match="'Mean' not trained yet; call TrainAllMethods"):
+            stage()

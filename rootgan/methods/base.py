@@ -83,6 +83,7 @@ class MethodBase:
         self.training_events = 0
         self.training_seconds = 0.0
         self.weights_path = None  # set by the Factory when it books the method
+        self.trained = False
 
     @classmethod
     def declared_options(cls):
@@ -138,4 +139,5 @@ class MethodBase:
         method.training_events = content.info.get("training_events", 0)
         method.training_seconds = content.info.get("training_seconds", 0.0)
         method.load_weights(content)
+        method.trained = True
         return method

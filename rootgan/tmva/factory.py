@@ -100,9 +100,13 @@ class Factory:
                               f"{booked}")
         return self._methods[key]
 
-    def _require_methods(self, stage):
+    def _require_methods(self, stage, trained=False):
         if not self._methods:
             raise OptionError(f"{stage}: no method is booked; call BookMethod first")
+        untrained = [t for (_, t), m in self._methods.items() if trained and not m.trained]
+        if untrained:
+            raise OptionError(f"{stage}: {', '.join(map(repr, untrained))} not trained yet; "
+                              f"call TrainAllMethods first")
 
     # -- stages --------------------------------------------------------------------------
     def TrainAllMethods(self):
@@ -115,6 +119,7 @@ class Factory:
             self.log.info(_SOURCE, dataset.summary())
             start = time.perf_counter()
             method.train(dataset, self.log)
+            method.trained = True
             method.training_seconds = time.perf_counter() - start
             method.training_events = len(dataset.training)
             self.log.info(_SOURCE, f"training of {title!r} took "
@@ -129,7 +134,7 @@ class Factory:
         self.log.info(_SOURCE, f"training results written to {self.output}")
 
     def TestAllMethods(self):
-        self._require_methods("TestAllMethods")
+        self._require_methods("TestAllMethods", trained=True)
         self.log.header(_SOURCE, "Test all methods")
         with staged(self.output) as handle:
             for dataset_name in dict.fromkeys(d for d, _ in self._methods):
@@ -143,7 +148,7 @@ class Factory:
         self.log.info(_SOURCE, f"test results written to {self.output}")
 
     def EvaluateAllMethods(self):
-        self._require_methods("EvaluateAllMethods")
+        self._require_methods("EvaluateAllMethods", trained=True)
         self.log.header(_SOURCE, "Evaluate all methods")
         results = {}
         for (dataset_name, title), method in self._methods.items():
