@@ -97,6 +97,8 @@ def trained(blob_file, workdir):
     ("ValidationSize=0", "ValidationSize=0 leaves nothing to select"),
     ("ValidationSize=1.5", "ValidationSize=1.5 is not valid"),
     ("VarTransform=Scale:ScaleBy=energy", "ScaleBy=energy is neither a number nor a condition"),
+    ("ValidationSize=100%", "a percentage must be below 100%"),
+    ("SelectBy=LAST:TrainingStrategy=ConvergenceSteps=2", "ConvergenceSteps needs a selection"),
     ("LatentDimm=3", "did you mean LatentDim"),
     ("SelectBy=PHYSIC", "did you mean PHYSICS"),
 ])
@@ -290,3 +292,31 @@ def test_a_killed_job_resumed_ends_with_the_weights_of_an_uninterrupted_run(blob
     assert ours.method["history"] == theirs.method["history"] | {
         "seconds": ours.method["history"]["seconds"],
         "events_per_second": ours.method["history"]["events_per_second"]}
+
+
+def test_scaling_by_a_condition_waits_for_conditional_gans(blob_file, workdir):
+    loader = loader_for(blob_file, condition=True)
+    with pytest.raises(OptionError, match="needs a conditional GAN"):
+        book(blob_file, "VarTransform=Scale:ScaleBy=energy", loader=loader)
+
+
+def test_a_validation_size_that_rounds_to_nothing_is_explained(blob_file, workdir):
+    factory, method = book(blob_file, "ValidationSize=0.001:TrainingStrategy=MaxEpochs=1")
+    with pytest.raises(DataError, match="holds out no event of the 200 training events"):
+        factory.TrainAllMethods()
+
+
+def test_wrong_inputs_to_a_trained_gan_are_data_errors(trained):
+    factory, method, metrics, folder = trained
+    weights = str(folder / "dataset" / "weights" / "Blob_GAN.weights.root")
+    reader = TMVA.Reader("Silent")
+    reader.BookMVA("GAN", weights)
+    with pytest.raises(DataError, match="reads images of 64 values"):
+        reader.EvaluateMVA("GAN", np.zeros((3, 10), np.float32))
+    with pytest.raises(DataError, match="seed must be a non-negative integer"):
+        reader.Generate("GAN", 5, seed=-1)
+    (folder / "adir").mkdir()
+    with pytest.raises(DataError, match="it is a folder"):
+        rootgan.generate(weights, 5, folder / "adir")
+    assert cli_main(["generate", weights, "-n", "5", "--out", str(folder / "x.root"),
+                     "--seed", "-1"]) == 2

@@ -46,8 +46,13 @@ def staged(path, fresh=False):
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise DataError(f"cannot create the folder {folder!r} for {path!r}: {error}") from None
+    if os.path.isdir(path):
+        raise DataError(f"cannot write the ROOT file {path!r}: it is a folder; give a file name")
     remove_stale_temporaries(path)
-    handle, temporary = tempfile.mkstemp(prefix=prefix, dir=folder)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=prefix, dir=folder)
+    except OSError as error:
+        raise DataError(f"cannot write {path!r} in {folder!r}: {error.strerror}") from None
     os.close(handle)
     try:
         if os.path.exists(path) and not fresh:

@@ -11,7 +11,7 @@ kind with ``register_method`` (``Types.kGAN`` for the GAN).
 import importlib
 import re
 
-from ..errors import OptionError, did_you_mean
+from ..errors import OptionError, WeightsError, did_you_mean
 from ..io.output import write_histogram, write_tree
 from ..options import Option, OptionSet, keywords_to_string
 
@@ -138,6 +138,11 @@ class MethodBase:
                      content.options_given)
         method.training_events = content.info.get("training_events", 0)
         method.training_seconds = content.info.get("training_seconds", 0.0)
-        method.load_weights(content)
+        try:
+            method.load_weights(content)
+        except KeyError as error:
+            raise WeightsError(f"the weights file of {title!r} lacks {error.args[0]!r}; it was "
+                               f"not written by this version of rootgan's {cls.type_name}, or "
+                               f"it was edited") from None
         method.trained = True
         return method

@@ -57,6 +57,8 @@ def _validation_size(text):
         raise ValueError("expected a fraction (10% or 0.1) or a count (500)") from None
     if text.endswith("%"):
         number /= 100
+        if number >= 1:
+            raise ValueError("a percentage must be below 100%")
     if number < 0 or (number >= 1 and number != int(number)) or number != number:
         raise ValueError("expected a fraction below 1 (10% or 0.1) or a whole count (500)")
     return number
@@ -150,6 +152,9 @@ class MethodGAN(MethodBase):
         if o["SelectBy"] != "LAST" and o["ValidationSize"] == 0:
             raise OptionError("ValidationSize=0 leaves nothing to select the best epoch with; "
                               "use SelectBy=LAST or a ValidationSize above 0")
+        if o["SelectBy"] == "LAST" and any(p["ConvergenceSteps"] for p in o["TrainingStrategy"]):
+            raise OptionError("ConvergenceSteps needs a selection metric to watch; use "
+                              "SelectBy=PHYSICS or LOSS, or ConvergenceSteps=0")
         self.losses = self._losses()
         self.latent_dim, self.image_shape, g_layout, d_layout = self._architecture()
         if int(np.prod(self.image_shape)) != image_size:
@@ -166,11 +171,14 @@ class MethodGAN(MethodBase):
                               f"hold the {image_size} values of an image "
                               f"{'|'.join(map(str, self.image_shape))}")
         self.transform = PixelTransform(o["VarTransform"], o["PixelScale"], o["ScaleBy"])
-        if self.transform.condition is not None and o["VarTransform"] == "Scale" and \
-                self.transform.condition not in variables.get("conditions", []):
-            raise OptionError(f"ScaleBy={o['ScaleBy']} is neither a number nor a condition of "
-                              f"the DataLoader (conditions: "
-                              f"{', '.join(variables.get('conditions', [])) or 'none'})")
+        if self.transform.condition is not None and o["VarTransform"] == "Scale":
+            if self.transform.condition not in variables.get("conditions", []):
+                raise OptionError(f"ScaleBy={o['ScaleBy']} is neither a number nor a condition "
+                                  f"of the DataLoader (conditions: "
+                                  f"{', '.join(variables.get('conditions', [])) or 'none'})")
+            # generated events need the condition to undo the scaling: conditional GANs only
+            raise OptionError(f"ScaleBy={o['ScaleBy']} (a condition) needs a conditional GAN, "
+                              f"which comes with the GAN variants work; use a number for now")
         self.seed = o["RandomSeed"]
         self.history = {name: [] for name in HISTORY}
         self.best_epoch = None
@@ -249,6 +257,11 @@ class MethodGAN(MethodBase):
     def _split_validation(self, training):
         size = self.options["ValidationSize"]
         count = int(round(size * len(training))) if size < 1 else int(size)
+        if count == 0 and self.options["SelectBy"] != "LAST":
+            raise DataError(f"ValidationSize={size} holds out no event of the "
+                            f"{len(training)} training events, so SelectBy="
+                            f"{self.options['SelectBy']} has nothing to measure; hold out more "
+                            f"or use SelectBy=LAST")
         if count >= len(training):
             raise DataError(f"ValidationSize={size} holds out {count} of the {len(training)} "
                             f"training events, leaving none to train on")
@@ -271,7 +284,10 @@ class MethodGAN(MethodBase):
 
     def train(self, dataset, log):
         o = self.options
-        if self.seed == -1:
+        checkpoint = self.checkpoint_path
+        if o["Resume"] and checkpoint and os.path.exists(checkpoint):
+            self.seed = read_weights(checkpoint).method["seed"]  # the killed run's seed
+        elif self.seed == -1:
             self.seed = int(np.random.SeedSequence().entropy % (2 ** 63))
             log.info(self.title, f"RandomSeed=-1: drew seed {self.seed} (recorded in the "
                      f"weights file)")
@@ -495,7 +511,13 @@ class MethodGAN(MethodBase):
     def response(self, events):
         """The discriminator's output on each event's image: a probability for BCE, the
         raw output (critic value) for the other losses."""
-        images = self.transform.forward(np.asarray(events[self.image_name]), events)
+        pixels = np.asarray(events[self.image_name], np.float32)
+        size = int(np.prod(self.image_shape))
+        if pixels.ndim == 0 or pixels.size != len(pixels) * size:
+            raise DataError(f"{self.title!r} reads images of {size} values "
+                            f"({'|'.join(map(str, self.image_shape))}); got an array of shape "
+                            f"{pixels.shape}")
+        images = self.transform.forward(pixels.reshape(len(pixels), size), events)
         responses = []
         for start in range(0, images.shape[0], 1024):
             block = np.ascontiguousarray(images[start:start + 1024]).reshape(
@@ -582,6 +604,8 @@ class MethodGAN(MethodBase):
     def generate(self, n, seed=None, batch_size=1024):
         """``n`` images (pixels, after the inverse transform and PixelFloor), shape
         ``(n, d, h, w)``; ``seed`` defaults to the training seed's generation stream."""
+        if seed is not None and (int(seed) != seed or seed < 0):
+            raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
         rng = self._generation_rng() if seed is None else np.random.default_rng(seed)
         return self._generate_pixels(self._inference_gan(), n, rng, batch_size).reshape(
             (n,) + self.image_shape)
@@ -666,6 +690,8 @@ def generate(weights_file, n, out, seed=None, batch_size=1024, conditions=None,
                         f"{n!r}")
     if int(batch_size) != batch_size or batch_size < 1:
         raise DataError(f"the batch size must be a positive integer, got {batch_size!r}")
+    if seed is not None and (int(seed) != seed or seed < 0):
+        raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
     if conditions:
         raise OptionError(f"{weights_file} is an unconditional GAN (GANType=GAN): it takes no "
                           f"conditions")
