@@ -352,9 +352,11 @@ class MethodGAN(MethodBase):
                 pending.append((real, weights))
                 if len(pending) < self.options["DiscriminatorSteps"]:
                     continue
-                for extra_real, extra_weights in pending[:-1]:
-                    gan.discriminator_step(extra_real, extra_weights)
+                extra_losses = [gan.discriminator_step(extra_real, extra_weights)
+                                for extra_real, extra_weights in pending[:-1]]
                 loss_d, loss_g = gan.train_step(real, weights)
+                if not all(math.isfinite(loss) for loss in extra_losses):
+                    loss_d = float("nan")
                 pending = []
                 n = real.shape[0]
                 sums += n * np.array([loss_d, loss_g, *gan.last_outputs])

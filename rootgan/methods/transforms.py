@@ -30,8 +30,9 @@ class PixelTransform:
         try:
             self.divisor = float(self.scale_by)
             self.condition = None
-            if kind == "Scale" and not self.divisor > 0:
-                raise OptionError(f"ScaleBy must be > 0 or a condition name, got {scale_by}")
+            if kind == "Scale" and not 0 < self.divisor < float("inf"):
+                raise OptionError(f"ScaleBy must be a finite number > 0 or a condition name, "
+                                  f"got {scale_by}")
         except ValueError:
             self.divisor = None
             self.condition = self.scale_by
