@@ -61,30 +61,32 @@ def torch_network(net):
     """A torch.nn.Sequential with ``net``'s parameters copied in."""
     modules = []
     shape = net.input_shape
-    params = net.get_parameters()
-    for index, (text, layer) in enumerate(zip(net.texts, net.layers)):
-        module = torch_layer(text, shape)
-        weighted = [m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d,
-                                                                   nn.ConvTranspose2d))]
-        for m in weighted:
-            with torch.no_grad():
-                m.weight.copy_(torch.from_numpy(params[f"layer{index}_weight"]))
-                m.bias.copy_(torch.from_numpy(params[f"layer{index}_bias"]))
-        modules.append(module)
+    for text, layer in zip(net.texts, net.layers):
+        modules.append(torch_layer(text, shape))
         shape = layer.shape
-    return nn.Sequential(*modules)
+    module = nn.Sequential(*modules)
+    tensors = torch_parameters(module, net)
+    with torch.no_grad():
+        for name, value in net.get_parameters().items():
+            tensors[name].copy_(torch.from_numpy(value))
+    return module
+
+
+def torch_parameters(module, net):
+    """Torch's parameter tensors, named like the engine's."""
+    weighted = [m for m in module.modules()
+                if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    names = [n for n in net.get_parameters() if n.endswith("_weight")]
+    tensors = {}
+    for name, m in zip(names, weighted):
+        tensors[name] = m.weight
+        tensors[name.replace("_weight", "_bias")] = m.bias
+    return tensors
 
 
 def torch_parameter_grads(module, net):
     """Torch's parameter gradients, named like the engine's."""
-    grads = {}
-    weighted = [m for m in module.modules()
-                if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
-    names = [n for n in net.get_parameters() if n.endswith("_weight")]
-    for name, m in zip(names, weighted):
-        grads[name] = m.weight.grad
-        grads[name.replace("_weight", "_bias")] = m.bias.grad
-    return grads
+    return {name: tensor.grad for name, tensor in torch_parameters(module, net).items()}
 
 
 def engine_parameter_grads(net):
@@ -224,17 +226,6 @@ def test_benchmark_gan_forward_and_backward_match_pytorch():
         assert_close(ours, torch_parameter_grads(td, discriminator)[name],
                      f"discriminator {name}")
 
-
-def torch_parameters(module, net):
-    """Torch's parameter tensors, named like the engine's."""
-    weighted = [m for m in module.modules()
-                if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
-    names = [n for n in net.get_parameters() if n.endswith("_weight")]
-    tensors = {}
-    for name, m in zip(names, weighted):
-        tensors[name] = m.weight
-        tensors[name.replace("_weight", "_bias")] = m.bias
-    return tensors
 
 
 def test_full_training_step_matches_pytorch():

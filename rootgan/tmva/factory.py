@@ -201,6 +201,5 @@ class Factory:
                      "training_events": method.training_events,
                      "training_seconds": round(method.training_seconds, 3),
                      "inputs": [file_fingerprint(path) for path in dataset.input_files()]})
-        resolved = {name: value for name, value in method.options.items()}
-        return WeightsContent(info, method.option_text, resolved, method.variables,
+        return WeightsContent(info, method.option_text, dict(method.options), method.variables,
                               method.weights_settings(), method.weights_parameters())
