@@ -100,13 +100,20 @@ class ArrayColumn:
             if self.style == "fixed":
                 values = tree[self.name].array(entry_start=start, entry_stop=stop, library="np")
                 return np.asarray(values, np.float32).reshape(stop - start, self.size)
-            jagged = tree[self.name].array(entry_start=start, entry_stop=stop, library="ak")
-        except DataError:
-            raise
+        except Exception as error:
+            raise _read_failure(self.source, self.name, start, stop, error) from None
+        jagged = self._read_jagged(start, stop)
+        return ak.to_numpy(ak.flatten(jagged, axis=1)).astype(np.float32).reshape(-1, self.size)
+
+    def _read_jagged(self, start, stop):
+        """The jagged entries [start, stop), each checked to hold ``size`` values."""
+        try:
+            jagged = self.source.tree[self.name].array(entry_start=start, entry_stop=stop,
+                                                       library="ak")
         except Exception as error:
             raise _read_failure(self.source, self.name, start, stop, error) from None
         self._check_counts(ak.to_numpy(ak.num(jagged, axis=1)), start)
-        return ak.to_numpy(ak.flatten(jagged, axis=1)).astype(np.float32).reshape(-1, self.size)
+        return jagged
 
     def _check_counts(self, counts, start):
         wrong = np.flatnonzero(counts != self.size)
@@ -123,13 +130,7 @@ class ArrayColumn:
         if self.style != "jagged":
             return
         for start in range(0, self.source.num_entries, step):
-            stop = min(self.source.num_entries, start + step)
-            try:
-                jagged = self.source.tree[self.name].array(entry_start=start, entry_stop=stop,
-                                                           library="ak")
-            except Exception as error:
-                raise _read_failure(self.source, self.name, start, stop, error) from None
-            self._check_counts(ak.to_numpy(ak.num(jagged, axis=1)), start)
+            self._read_jagged(start, min(self.source.num_entries, start + step))
 
     @property
     def bytes_per_event(self):
