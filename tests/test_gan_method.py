@@ -99,6 +99,7 @@ def trained(blob_file, workdir):
     ("VarTransform=Scale:ScaleBy=energy", "ScaleBy=energy is neither a number nor a condition"),
     ("ValidationSize=100%", "a percentage must be below 100%"),
     ("SelectBy=LAST:TrainingStrategy=ConvergenceSteps=2", "ConvergenceSteps needs a selection"),
+    ("GeneratorAverage=1", "GeneratorAverage=1.0 must be below 1"),
     ("LatentDimm=3", "did you mean LatentDim"),
     ("SelectBy=PHYSIC", "did you mean PHYSICS"),
 ])
@@ -218,6 +219,18 @@ def test_other_loss_pairs_train(blob_file, workdir, losses):
     factory.TrainAllMethods()
     assert len(method.history["loss_D"]) == 2
     assert np.all(np.isfinite(method.history["loss_G"]))
+
+
+def test_weights_file_keeps_the_averaged_generator(blob_file, workdir):
+    factory, method = book(blob_file, "SelectBy=LAST:ValidationSize=0:GeneratorAverage=0.9:"
+                                      "TrainingStrategy=MaxEpochs=2,BatchSize=32")
+    factory.TrainAllMethods()
+    checkpoint = read_weights(method.checkpoint_path).parameters
+    kept = np.concatenate([v.ravel() for k, v in read_weights(
+        factory.weights_path("dataset", "GAN")).parameters.items()
+        if k.startswith("generator.")])
+    np.testing.assert_array_equal(kept, checkpoint["generator_average"])
+    assert not np.array_equal(kept, checkpoint["generator"])
 
 
 def test_phases_and_convergence_steps(blob_file, workdir):

@@ -16,13 +16,13 @@ SMALL_D = "CONV|8|3|3|1|1|1|1|LEAKYRELU,MAXPOOL|2|2|2|2,CONV|8|3|3|1|1|1|1|LEAKY
           "RESHAPE|FLAT,DENSE|16|LEAKYRELU,DENSE|1|LINEAR"
 
 
-def small_gan(seed, latent="GAUSS"):
+def small_gan(seed, latent="GAUSS", average=0.0):
     rng = np.random.default_rng(seed)
     g = build_network(SMALL_G, (6,), name="generator")
     d = build_network(SMALL_D, (1, 8, 8), name="discriminator")
     initialize(g, rng)
     initialize(d, rng, "XAVIER")
-    return GAN(g, d, Adam(g, 1e-3), Adam(d, 1e-3), rng, latent)
+    return GAN(g, d, Adam(g, 1e-3), Adam(d, 1e-3), rng, latent, generator_average=average)
 
 
 def test_parameters_round_trip_through_a_plain_mapping():
@@ -242,3 +242,33 @@ def test_unmatched_or_unknown_losses_are_option_errors():
         GAN(g, d, Adam(g), Adam(d), np.random.default_rng(0), generator_loss="HINGE")
     with pytest.raises(OptionError, match="did you mean LEASTSQUARES"):
         GAN(g, d, Adam(g), Adam(d), np.random.default_rng(0), discriminator_loss="LEASTSQUARE")
+
+
+def test_generator_average_follows_each_generator_step_with_a_warmed_up_decay():
+    gan = small_gan(seed=5, average=0.999)
+    real = np.random.default_rng(1).random((16, 1, 8, 8), dtype=np.float32)
+    expected = gan.generator.parameters.astype(np.float64)
+    for step in range(1, 6):
+        gan.train_step(real)
+        decay = min(0.999, (1 + step) / (10 + step))
+        expected = decay * expected + (1 - decay) * gan.generator.parameters
+    np.testing.assert_allclose(gan.generator_average.average, expected, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(gan.generator_average.average, gan.generator.parameters)
+
+
+def test_averaged_generator_generates_with_the_average_and_restores_the_weights():
+    gan = small_gan(seed=5, average=0.9)
+    real = np.random.default_rng(1).random((16, 1, 8, 8), dtype=np.float32)
+    for _ in range(5):
+        gan.train_step(real)
+    own = gan.generator.parameters.copy()
+    with gan.averaged_generator():
+        np.testing.assert_array_equal(gan.generator.parameters, gan.generator_average.average)
+        averaged = gan.generate(8, rng=np.random.default_rng(0)).copy()
+    np.testing.assert_array_equal(gan.generator.parameters, own)
+    assert not np.array_equal(averaged, gan.generate(8, rng=np.random.default_rng(0)))
+
+
+def test_weight_average_decay_must_be_below_one():
+    with pytest.raises(OptionError, match="between 0 and 1"):
+        small_gan(seed=0, average=1.0)

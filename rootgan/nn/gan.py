@@ -6,9 +6,12 @@ optimisers, two losses; no combined network and no freezing flags. One seeded
 weights), so a seed and a thread count fix every number.
 """
 
+from contextlib import nullcontext
+
 import numpy as np
 
 from ..errors import DataError, LayoutError, OptionError, did_you_mean
+from .averaging import WeightAverage
 from .layers import Dense
 from .losses import BinaryCrossEntropy, make_losses
 
@@ -18,7 +21,7 @@ LATENT_DISTRIBUTIONS = ("GAUSS", "UNIFORM")
 class GAN:
     def __init__(self, generator, discriminator, generator_optimizer, discriminator_optimizer,
                  rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
-                 discriminator_loss="BCE"):
+                 discriminator_loss="BCE", generator_average=0.0):
         if generator.output_shape != discriminator.input_shape and (
                 int(np.prod(generator.output_shape)) != int(np.prod(discriminator.input_shape))):
             raise LayoutError(
@@ -56,6 +59,9 @@ class GAN:
         self.generator_loss, self.discriminator_loss = make_losses(
             generator_loss, discriminator_loss, dtype)
         self._noise = np.empty((0, self.latent_dim), dtype)
+        # a moving average of the generator's weights, updated after each generator step
+        self.generator_average = (WeightAverage(generator, generator_average)
+                                  if generator_average else None)
         # mean discriminator output on the last real and generated batch: a probability for
         # BCE (sigmoid of the logit), the raw output for the other losses
         self.last_outputs = (float("nan"), float("nan"))
@@ -135,7 +141,16 @@ class GAN:
         grad_fake = D.backward(grad, input_grad=True, param_grads=False)
         G.backward(grad_fake, input_grad=False)
         self.generator_optimizer.step()
+        if self.generator_average is not None:
+            self.generator_average.update()
         return loss_g
+
+    def averaged_generator(self):
+        """A context in which the generator computes with its averaged weights (with no
+        average: its own weights)."""
+        if self.generator_average is None:
+            return nullcontext()
+        return self.generator_average.applied()
 
     def generate(self, n, batch_size=1024, rng=None):
         """``n`` generated images, shape ``(n, *generator.output_shape)``; the noise comes

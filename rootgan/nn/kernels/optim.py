@@ -31,3 +31,12 @@ def sgd_update(params, grads, velocity, lr, momentum):
     for i in prange(params.shape[0]):
         velocity[i] = mu * velocity[i] + grads[i]
         params[i] -= rate * velocity[i]
+
+
+@njit(parallel=True, cache=True)
+def average_update(average, params, decay):
+    """Exponential moving average: ``average = decay * average + (1 - decay) * params``."""
+    d = params.dtype.type(decay)
+    one = params.dtype.type(1.0)
+    for i in prange(params.shape[0]):
+        average[i] = d * average[i] + (one - d) * params[i]
