@@ -149,7 +149,8 @@ def _train_pairs(folder, pairs, architecture, training, real, test_events, secon
         handle["blobs"].extend({"image": training})
     rows = []
     if seconds:  # compile the kernels first: a cold first epoch would shrink the budget
-        train(path, pairs[0], architecture, 1, folder, "warm_up")
+        for pair in pairs:
+            train(path, pair, architecture, 1, folder, "warm_up_" + pair.replace("/", "_"))
     for pair in pairs:
         title = pair.replace("/", "_")
         one, _ = train(path, pair, architecture, 1, folder, title + "_first")

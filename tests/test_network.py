@@ -267,6 +267,10 @@ def test_averaged_generator_generates_with_the_average_and_restores_the_weights(
         averaged = gan.generate(8, rng=np.random.default_rng(0)).copy()
     np.testing.assert_array_equal(gan.generator.parameters, own)
     assert not np.array_equal(averaged, gan.generate(8, rng=np.random.default_rng(0)))
+    with gan.averaged_generator(), pytest.raises(RuntimeError, match="already applied"):
+        with gan.averaged_generator():
+            pass
+    np.testing.assert_array_equal(gan.generator.parameters, own)
 
 
 def test_weight_average_decay_must_be_below_one():

@@ -495,7 +495,9 @@ class MethodGAN(MethodBase):
         ours, theirs = (json.loads(json.dumps({k: v for k, v in options.items()
                                                if k not in NOT_TRAINING}))
                         for options in (dict(self.options), content.options))
-        changed = sorted(k for k in ours if ours[k] != theirs.get(k))
+        # an option the checkpoint does not know (added in a later version) had its default
+        defaults = json.loads(json.dumps({o.name: o.default for o in self.declared_options()}))
+        changed = sorted(k for k in ours if ours[k] != theirs.get(k, defaults.get(k)))
         if changed:
             raise OptionError(f"Resume: the checkpoint {path} was made with other values of "
                               f"{', '.join(changed)}; resume with the options it was made with "
@@ -517,9 +519,10 @@ class MethodGAN(MethodBase):
                                          settings["optimizer_steps"][1])):
             optimizer.load_state({key[len(label) + 11:]: value for key, value in p.items()
                                   if key.startswith(f"{label}_optimizer_")}, steps)
-        if gan.generator_average is not None:
-            gan.generator_average.load_state({"average": p["generator_average"]},
-                                             settings["average_updates"])
+        if gan.generator_average is not None:  # older checkpoints have no average
+            gan.generator_average.load_state(
+                {"average": p.get("generator_average", p["generator"])},
+                settings.get("average_updates", 0))
         if any(k.startswith("best_generator.") for k in p):
             state.best = tuple({name.split(".", 1)[1]: value for name, value in p.items()
                                 if name.startswith(prefix + ".")}

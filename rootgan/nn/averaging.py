@@ -24,6 +24,7 @@ class WeightAverage:
         self.average = network.parameters.copy()
         self._saved = network.parameters.copy()
         self.updates = 0
+        self._applied = False
 
     def update(self):
         """Fold the network's current weights into the average."""
@@ -35,12 +36,16 @@ class WeightAverage:
     def applied(self):
         """Inside the block the network computes with the averaged weights; its own
         weights are back afterwards."""
+        if self._applied:
+            raise RuntimeError("the averaged weights are already applied")
         self._saved[:] = self.network.parameters
-        self.network.parameters[:] = self.average
+        self._applied = True
         try:
+            self.network.parameters[:] = self.average
             yield
         finally:
             self.network.parameters[:] = self._saved
+            self._applied = False
 
     def state(self):
         return {"average": self.average}

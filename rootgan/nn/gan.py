@@ -141,8 +141,8 @@ class GAN:
         grad_fake = D.backward(grad, input_grad=True, param_grads=False)
         G.backward(grad_fake, input_grad=False)
         self.generator_optimizer.step()
-        if self.generator_average is not None:
-            self.generator_average.update()
+        if self.generator_average is not None and np.isfinite(loss_g):
+            self.generator_average.update()  # a diverged step must not reach the average
         return loss_g
 
     def averaged_generator(self):
