@@ -283,3 +283,13 @@ def test_testing_or_evaluating_before_training_is_explained(inputs, tmp_path, mo
     for stage in (factory.TestAllMethods, factory.EvaluateAllMethods):
         with pytest.raises(OptionError, match="'Mean' not trained yet; call TrainAllMethods"):
             stage()
+
+
+def test_written_files_get_the_usual_permissions_not_private_ones(tmp_path):
+    from rootgan.io.output import create_empty
+
+    path = tmp_path / "out.root"
+    create_empty(path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)

@@ -55,6 +55,8 @@ def staged(path, fresh=False):
         raise DataError(f"cannot write {path!r} in {folder!r}: {error.strerror}") from None
     os.close(handle)
     try:
+        # mkstemp makes the file private (0600); the result must get the usual permissions
+        os.chmod(temporary, 0o666 & ~_umask())
         if os.path.exists(path) and not fresh:
             shutil.copyfile(path, temporary)
             writable = uproot.update(temporary)
@@ -69,6 +71,12 @@ def staged(path, fresh=False):
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def create_empty(path):
