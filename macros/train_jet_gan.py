@@ -1,6 +1,6 @@
 """Train a GAN on the shipped jet images the TMVA way, then look at what it generates.
 
-    python macros/train_jet_gan.py            # W jets, defaults: a few minutes on 2 cores
+    python macros/train_jet_gan.py            # W jets, defaults: about 7 minutes on 2 cores
     python macros/train_jet_gan.py --help     # data, class, network size, epochs, outputs
 
 Books one GAN with the Factory on ``data/jet_images.root`` (W jets by default), trains,
@@ -45,7 +45,7 @@ def main(argv=None):
     parser.add_argument("--test", type=int, default=1000, help="test jets (default 1000)")
     parser.add_argument("--train", type=int, default=0,
                         help="training jets (default 0: all the others)")
-    parser.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")
+    parser.add_argument("--epochs", type=int, default=400, help="epochs (default 400)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=4e-4)
     parser.add_argument("--latent", type=int, default=16, help="latent dimension")
