@@ -53,8 +53,10 @@ def main(argv=None):
                         help="pixel transform (VarTransform, default Log)")
     parser.add_argument("--pixel-scale", type=float, default=1.0,
                         help="scale of the Log transform in GeV (PixelScale, default 1)")
-    parser.add_argument("--pixel-floor", type=float, default=0.1,
-                        help="generated pixels below this pT [GeV] are zero (default 0.1)")
+    # the real images hold soft pixels down to ~0.001 GeV: a higher floor removes them from
+    # the generated jets (0.1 GeV: non-zero-pixel ratio 3.7, 0.01 GeV: 1.8)
+    parser.add_argument("--pixel-floor", type=float, default=0.01,
+                        help="generated pixels below this pT [GeV] are zero (default 0.01)")
     parser.add_argument("--generator", default=GENERATOR, help="generator layout")
     parser.add_argument("--discriminator", default=DISCRIMINATOR, help="discriminator layout")
     parser.add_argument("--seed", type=int, default=1)
