@@ -32,7 +32,8 @@ def gan_options(args):
             f"GeneratorLayout={args.generator}:DiscriminatorLayout={args.discriminator}:"
             f"VarTransform={args.transform}:PixelScale={args.pixel_scale}:"
             f"PixelFloor={args.pixel_floor}:"
-            f"RandomSeed={args.seed}:ValidationSize=10%:SelectBy=PHYSICS:"
+            f"GeneratorAverage={args.average}:RandomSeed={args.seed}:ValidationSize=10%:"
+            f"SelectBy=PHYSICS:"
             f"TrainingStrategy=MaxEpochs={args.epochs},BatchSize={args.batch_size},"
             f"LearningRate={args.learning_rate}")
 
@@ -57,6 +58,9 @@ def main(argv=None):
     # the generated jets (0.1 GeV: non-zero-pixel ratio 3.7, 0.01 GeV: 1.8)
     parser.add_argument("--pixel-floor", type=float, default=0.01,
                         help="generated pixels below this pT [GeV] are zero (default 0.01)")
+    parser.add_argument("--average", type=float, default=0.99,
+                        help="GeneratorAverage: decay of the generator's weight average "
+                             "(default 0.99; 0 = off)")
     parser.add_argument("--generator", default=GENERATOR, help="generator layout")
     parser.add_argument("--discriminator", default=DISCRIMINATOR, help="discriminator layout")
     parser.add_argument("--seed", type=int, default=1)

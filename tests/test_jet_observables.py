@@ -81,3 +81,34 @@ def test_image_tau21_measures_each_image_from_its_lit_pixels():
     expected = [tau21(row[row > 0], eta[row > 0], phi[row > 0]) for row in images]
     assert np.allclose(image_tau21(images), expected)
     assert image_tau21(np.zeros((1, 625)))[0] == 0
+
+
+def test_a_second_real_sample_scores_about_one_and_a_distorted_one_does_not():
+    import os
+
+    import uproot
+
+    from rootgan.evaluation.compare import JET_OBSERVABLES, distance_table
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "jet_images.root")
+    with uproot.open(path) as handle:
+        tree = handle["jets"]
+        images = tree["image"].array(library="np")[tree["label"].array(library="np") == 1]
+    real, other = images[:2000], images[2000:4000]
+    table = distance_table(real, other)
+    assert set(table) == set(JET_OBSERVABLES)
+    assert all(0.4 < ratio < 2.5 for _, _, ratio in table.values()), table
+    brighter = distance_table(real, other * 1.1)  # a 10% miscalibrated "generator"
+    assert brighter["total pT"][2] > 10 and brighter["mass"][2] > 3, brighter
+
+
+def test_observables_refuse_wrong_sizes_and_nan_pixels():
+    from rootgan import DataError
+    from rootgan.evaluation.compare import jet_observables
+
+    with pytest.raises(DataError, match="need 625 pixels per event; got 600"):
+        jet_observables(np.zeros((3, 600)))
+    images = np.zeros((3, 625))
+    images[1, 5] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        jet_observables(images)
