@@ -31,6 +31,7 @@ from scipy.stats import wasserstein_distance
 
 from rootgan import TMVA
 from rootgan.io.weights import read_weights
+from rootgan.methods.gan import EPOCH_HEADER, epoch_line
 
 SIZE = 25
 THRESHOLD = 0.05  # zero suppression of the real images, and PixelFloor of the generated ones
@@ -169,13 +170,12 @@ def _train_pairs(folder, pairs, architecture, training, real, test_events, secon
 def epoch_table(method):
     """The per-epoch history the weights file keeps, as MethodGAN printed it."""
     history = method["history"]
-    lines = ["Epoch     D loss     G loss    D(real)    D(fake)      metric    t(s)   events/s"]
+    lines = [EPOCH_HEADER]
     for i, epoch in enumerate(history["epoch"]):
-        mark = "*" if int(epoch) == method["best_epoch"] else " "
-        lines.append(f"{int(epoch):5d}  {history['loss_D'][i]:9.4f}  {history['loss_G'][i]:9.4f}"
-                     f"  {history['D_real'][i]:9.4f}  {history['D_fake'][i]:9.4f}  "
-                     f"{history['metric'][i]:10.4g}{mark}  {history['seconds'][i]:6.1f}  "
-                     f"{history['events_per_second'][i]:9.0f}")
+        means = [history[name][i] for name in ("loss_D", "loss_G", "D_real", "D_fake")]
+        lines.append(epoch_line(int(epoch), means, history["metric"][i],
+                                history["seconds"][i], history["events_per_second"][i],
+                                "*" if int(epoch) == method["best_epoch"] else " "))
     return "\n".join(lines)
 
 

@@ -391,9 +391,8 @@ class MethodGAN(MethodBase):
             seconds = time.perf_counter() - start
             state.record(epoch, means, metric, seconds, events / seconds)
             improved = self._select(state, metric)
-        log.info(self.title, f"{epoch:5d}  {means[0]:9.4f}  {means[1]:9.4f}  {means[2]:9.4f}  "
-                 f"{means[3]:9.4f}  {metric:10.4g}{'*' if improved else ' '}  {seconds:7.1f}  "
-                 f"{events / seconds:9.0f}")
+        log.info(self.title, epoch_line(epoch, means, metric, seconds, events / seconds,
+                                        "*" if improved else " "))
         state.low_loss = state.low_loss + 1 if means[0] < COLLAPSE_LOSS else 0
         if state.low_loss == COLLAPSE_EPOCHS:
             log.info(self.title, f"warning: the discriminator loss has stayed below "
@@ -520,9 +519,8 @@ class MethodGAN(MethodBase):
             optimizer.load_state({key[len(label) + 11:]: value for key, value in p.items()
                                   if key.startswith(f"{label}_optimizer_")}, steps)
         if gan.generator_average is not None:  # older checkpoints have no average
-            gan.generator_average.load_state(
-                {"average": p.get("generator_average", p["generator"])},
-                settings.get("average_updates", 0))
+            gan.generator_average.load_state(p.get("generator_average", p["generator"]),
+                                             settings.get("average_updates", 0))
         if any(k.startswith("best_generator.") for k in p):
             state.best = tuple({name.split(".", 1)[1]: value for name, value in p.items()
                                 if name.startswith(prefix + ".")}
@@ -662,6 +660,13 @@ HISTORY_TITLES = {
 }
 EPOCH_HEADER = ("Epoch     D loss     G loss    D(real)    D(fake)      metric    t(s)   "
                 "events/s")
+
+
+def epoch_line(epoch, means, metric, seconds, rate, mark=" "):
+    """One row of the per-epoch table under EPOCH_HEADER; ``means`` are D loss, G loss,
+    D(real), D(fake); ``mark`` follows the metric (``*``: an improved metric)."""
+    return (f"{epoch:5d}  {means[0]:9.4f}  {means[1]:9.4f}  {means[2]:9.4f}  {means[3]:9.4f}  "
+            f"{metric:10.4g}{mark}  {seconds:7.1f}  {rate:9.0f}")
 NON_FINITE_HELP = (
     "epoch {epoch}: the losses became non-finite (D {loss_d}, G {loss_g}); training stops "
     "and keeps the weights of the last good epoch. Likely causes: a learning rate too high "

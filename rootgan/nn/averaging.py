@@ -47,9 +47,7 @@ class WeightAverage:
             self.network.parameters[:] = self._saved
             self._applied = False
 
-    def state(self):
-        return {"average": self.average}
-
-    def load_state(self, arrays, updates):
-        self.average[:] = arrays["average"]
+    def load_state(self, average, updates):
+        """Continue from a saved average (a resumed training)."""
+        self.average[:] = average
         self.updates = int(updates)
