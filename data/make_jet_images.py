@@ -66,11 +66,15 @@ def _wrap(angle):
     return (angle + np.pi) % (2 * np.pi) - np.pi
 
 
-def jet_image(constituents, subjets):
-    """The LAGAN-preprocessed 25x25 image of a trimmed jet's constituents."""
-    pt = np.array([c.pt() for c in constituents])
-    eta = np.array([c.eta() for c in constituents])
-    phi = np.array([c.phi_std() for c in constituents])
+def kinematics(particles):
+    """(pT, eta, phi) arrays of FastJet pseudojets."""
+    return (np.array([p.pt() for p in particles]), np.array([p.eta() for p in particles]),
+            np.array([p.phi_std() for p in particles]))
+
+
+def jet_image(pt, eta, phi, subjets):
+    """The LAGAN-preprocessed 25x25 image of a trimmed jet's constituents (their pT, eta,
+    phi arrays) given its subjets, leading first."""
     lead = subjets[0]
     x = eta - lead.eta()
     y = _wrap(phi - lead.phi_std())
@@ -126,11 +130,10 @@ def generate_task(label, seed, count):
             trimmed = trimmed + subjet
         if not (PT_WINDOW[0] < trimmed.pt() < PT_WINDOW[1] and abs(trimmed.eta()) < ETA_MAX):
             continue
-        constituents = [c for s in kept for c in s.constituents()]
-        images.append(jet_image(constituents, kept))
+        pt, eta, phi = kinematics([c for s in kept for c in s.constituents()])
+        images.append(jet_image(pt, eta, phi, kept))
         rows.append((trimmed.pt(), trimmed.m(), trimmed.eta(), trimmed.phi_std(),
-                     tau21([c.pt() for c in constituents], [c.eta() for c in constituents],
-                           [c.phi_std() for c in constituents])))
+                     tau21(pt, eta, phi)))
     columns = dict(zip(BRANCHES[:5], np.array(rows, np.float64).T.astype(np.float32)))
     columns["image"] = np.array(images, np.float32)
     columns["label"] = np.full(count, label, np.int32)
@@ -166,10 +169,10 @@ def make(signal, background, seed, out, workers, progress=print):
             progress(f"  {done:,} / {signal + background:,} jets, {elapsed:.0f} s, "
                      f"{done / elapsed / workers:.1f} jets/s per worker")
     columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    columns["image_mass"], _ = image_mass_pt(columns["image"], (SIZE, SIZE), EXTENT)
-    columns["image_tau21"] = image_tau21(columns["image"], (SIZE, SIZE), EXTENT)
-    columns["image_mass"] = columns["image_mass"].astype(np.float32)
-    columns["image_tau21"] = columns["image_tau21"].astype(np.float32)
+    mass, _ = image_mass_pt(columns["image"], (SIZE, SIZE), EXTENT)
+    columns["image_mass"] = mass.astype(np.float32)
+    columns["image_tau21"] = image_tau21(columns["image"], (SIZE, SIZE), EXTENT).astype(
+        np.float32)
     with staged(out, fresh=True) as handle:
         handle.compression = uproot.ZLIB(9)
         write_tree(handle, "jets", [{k: columns[k] for k in

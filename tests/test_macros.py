@@ -79,7 +79,8 @@ def test_jet_preprocessing_centres_rotates_and_flips_like_lagan():
     # softer deposit off to one side decides the flip
     lead, second = _Particle(150, 0.3, 1.0), _Particle(80, 0.7, 1.0)
     third = _Particle(20, 0.3, 1.3)
-    image = make_jet_images.jet_image([lead, second, third], [lead, second]).reshape(25, 25)
+    image = make_jet_images.jet_image(*make_jet_images.kinematics([lead, second, third]),
+                                      [lead, second]).reshape(25, 25)
     centre = 12
     assert image[centre, centre] == pytest.approx(150)          # leading subjet at (0, 0)
     assert image[centre - 4, centre] == pytest.approx(80)       # second 0.4 straight down

@@ -27,36 +27,55 @@ JET_OBSERVABLES = {
 
 def jet_observables(images, shape=(25, 25), extent=JET_EXTENT):
     """Per-event observables of jet images and the pooled non-zero pixel values."""
+    pixels = _checked(images, shape)
+    observed = _per_event(pixels, shape, extent)
+    observed["pixel spectrum"] = pixels[pixels > 0]
+    return observed
+
+
+def _checked(images, shape):
     pixels = np.asarray(images, np.float64).reshape(len(images), -1)
     if pixels.shape[1] != shape[0] * shape[1]:
         raise DataError(f"jet images of {shape[0]}x{shape[1]} need {shape[0] * shape[1]} "
                         f"pixels per event; got {pixels.shape[1]}")
     if not np.all(np.isfinite(pixels)):
         raise DataError("the images hold NaN or infinite pixels")
+    return pixels
+
+
+def _per_event(pixels, shape=(25, 25), extent=JET_EXTENT):
     mass, _ = image_mass_pt(pixels, shape, extent)
     return {"mass": mass, "tau21": image_tau21(pixels, shape, extent),
             "total pT": pixels.sum(axis=1),
-            "non-zero pixels": (pixels > 0).sum(axis=1).astype(np.float64),
-            "pixel spectrum": pixels[pixels > 0]}
+            "non-zero pixels": (pixels > 0).sum(axis=1).astype(np.float64)}
+
+
+def _subset(pixels, observed, rows):
+    """The observables of the events ``rows``, from those already computed."""
+    chosen = {name: values[rows] for name, values in observed.items()}
+    chosen["pixel spectrum"] = pixels[rows][pixels[rows] > 0]
+    return chosen
 
 
 def distance_table(real, generated, seed=0):
     """{observable: (W1 generated vs real half, floor W1 real half vs real half, ratio)},
     each W1 the mean over SPLITS random halvings of the real events. ``real`` and
     ``generated`` are image arrays (n, pixels)."""
-    real = np.asarray(real, np.float64).reshape(len(real), -1)
-    generated = np.asarray(generated, np.float64).reshape(len(generated), -1)
+    real = _checked(real, (25, 25))
+    generated = _checked(generated, (25, 25))
     if len(real) < 4 or len(generated) < 2:
         raise DataError(f"comparing needs at least 4 real and 2 generated events; got "
                         f"{len(real)} and {len(generated)}")
+    observed_real, observed_generated = _per_event(real), _per_event(generated)
     rng = np.random.default_rng(seed)
     half = len(real) // 2
     sums = {name: np.zeros(2) for name in JET_OBSERVABLES}
     for _ in range(SPLITS):
         order = rng.permutation(len(real))
-        first = jet_observables(real[order[:half]])
-        second = jet_observables(real[order[half:2 * half]])
-        ours = jet_observables(generated[rng.permutation(len(generated))[:half]])
+        first = _subset(real, observed_real, order[:half])
+        second = _subset(real, observed_real, order[half:2 * half])
+        ours = _subset(generated, observed_generated,
+                       rng.permutation(len(generated))[:half])
         for name in JET_OBSERVABLES:
             sums[name] += (wasserstein_distance(ours[name], first[name]),
                            wasserstein_distance(second[name], first[name]))
