@@ -14,6 +14,7 @@ A ``TrainingStrategy``-like option holds phases separated by ``|``, each a list 
 carry a prefix (``GeneratorLearningRate``) that overrides the unprefixed key for one part.
 """
 
+import math
 import re
 
 from .errors import OptionError, did_you_mean
@@ -277,20 +278,13 @@ class OptionSet:
                 return False
             raise OptionError(f"{self.owner}: {name} is a boolean; got {raw!r}, expected True "
                               f"or False (or write {name} / !{name})")
-        if kind == "int":
+        if kind in ("int", "float"):
+            number, noun = (int, "an integer") if kind == "int" else (float, "a number")
             try:
-                value = int(raw)
+                value = number(raw)
             except ValueError:
-                raise OptionError(f"{self.owner}: {name} must be an integer, got {raw!r}") \
-                    from None
-            return self._check_minimum(option, value)
-        if kind == "float":
-            try:
-                value = float(raw)
-            except ValueError:
-                raise OptionError(f"{self.owner}: {name} must be a number, got {raw!r}") \
-                    from None
-            if value != value or value in (float("inf"), float("-inf")):
+                raise OptionError(f"{self.owner}: {name} must be {noun}, got {raw!r}") from None
+            if not math.isfinite(value):
                 raise OptionError(f"{self.owner}: {name} must be a finite number, got {raw!r}")
             return self._check_minimum(option, value)
         if kind == "enum":
