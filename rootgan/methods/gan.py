@@ -516,15 +516,13 @@ class MethodGAN(MethodBase):
                                          settings["optimizer_steps"][0]),
                                         ("discriminator", gan.discriminator_optimizer,
                                          settings["optimizer_steps"][1])):
-            optimizer.load_state({key[len(label) + 11:]: value for key, value in p.items()
-                                  if key.startswith(f"{label}_optimizer_")}, steps)
+            optimizer.load_state(_unprefixed(p, f"{label}_optimizer_"), steps)
         if gan.generator_average is not None:  # older checkpoints have no average
             gan.generator_average.load_state(p.get("generator_average", p["generator"]),
                                              settings.get("average_updates", 0))
-        if any(k.startswith("best_generator.") for k in p):
-            state.best = tuple({name.split(".", 1)[1]: value for name, value in p.items()
-                                if name.startswith(prefix + ".")}
-                               for prefix in ("best_generator", "best_discriminator"))
+        if _unprefixed(p, "best_generator."):
+            state.best = (_unprefixed(p, "best_generator."),
+                          _unprefixed(p, "best_discriminator."))
         log.info(self.title, f"Resume: continuing after epoch {state.epoch} from {path}")
         return state
 
@@ -619,10 +617,8 @@ class MethodGAN(MethodBase):
 
     def load_weights(self, content):
         p = content.parameters
-        self.generator.set_parameters({k.split(".", 1)[1]: v for k, v in p.items()
-                                       if k.startswith("generator.")})
-        self.discriminator.set_parameters({k.split(".", 1)[1]: v for k, v in p.items()
-                                           if k.startswith("discriminator.")})
+        self.generator.set_parameters(_unprefixed(p, "generator."))
+        self.discriminator.set_parameters(_unprefixed(p, "discriminator."))
         settings = content.method
         self.transform = PixelTransform.from_settings(settings["transform"])
         self.seed = settings["seed"]
@@ -642,6 +638,12 @@ class MethodGAN(MethodBase):
 # options a resumed job may change: they do not affect the trained weights
 NOT_TRAINING = {"H", "V", "VerbosityLevel", "Resume", "CheckpointEvery", "NGenerate"}
 CHUNK_EVENTS = 4096  # generated events per write: memory stays bounded for any n
+
+
+def _unprefixed(arrays, prefix):
+    """The entries of ``arrays`` whose names start with ``prefix``, named without it."""
+    return {name[len(prefix):]: value for name, value in arrays.items()
+            if name.startswith(prefix)}
 
 
 def _concatenate(parts):
