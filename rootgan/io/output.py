@@ -38,9 +38,10 @@ def remove_stale_temporaries(path):
 
 
 @contextlib.contextmanager
-def staged(path, fresh=False):
+def staged(path, fresh=False, compressed=True):
     """A writable uproot file whose content replaces ``path`` atomically on success: a
-    copy of ``path`` to add to, or an empty file when ``fresh`` (or ``path`` is new)."""
+    copy of ``path`` to add to, or an empty file when ``fresh`` (or ``path`` is new).
+    ``compressed=False`` writes a fresh file without compression."""
     folder, prefix = _temporary_prefix(path)
     try:
         os.makedirs(folder, exist_ok=True)
@@ -61,7 +62,8 @@ def staged(path, fresh=False):
             shutil.copyfile(path, temporary)
             writable = uproot.update(temporary)
         else:
-            writable = uproot.recreate(temporary)
+            writable = (uproot.recreate(temporary) if compressed
+                        else uproot.recreate(temporary, compression=None))
         with writable:
             yield writable
         with open(temporary, "rb+") as stream:

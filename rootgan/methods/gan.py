@@ -479,7 +479,8 @@ class MethodGAN(MethodBase):
         info.update({"job": self.job, "title": self.title, "method": self.type_name,
                      "checkpoint_epoch": state.epoch})
         write_weights(self.checkpoint_path, WeightsContent(
-            info, self.option_text, dict(self.options), self.variables, settings, arrays))
+            info, self.option_text, dict(self.options), self.variables, settings, arrays),
+            compressed=False)
 
     def _checkpoint_content(self, log):
         """The checkpoint to resume from, or None (said in the log) when there is none."""
