@@ -1,40 +1,26 @@
-"""Compare generated jet images with real ones: distances over their floor, and plots.
+"""Compare generated jet images with real ones: the metric table, histograms and plots.
 
     python macros/compare.py [GENERATED] [--real data/jet_images.root:jets] [--label 1]
                              [--out-dir compare]
 
-GENERATED and --real are ``file.root:tree`` (uproot's syntax); both trees hold the images
-in the branch ``--branch`` (default ``image``). Prints the mass peak, tau21 median and
-non-zero pixel fraction of each sample, and W1(generated, real) over W1(real half, real
-half) for mass, tau21, summed pT, non-zero pixels and the pixel spectrum; writes
-``mean_images.png`` and ``observables.png`` into --out-dir.
+A thin wrapper of ``rootgan compare`` with the jet geometry and the shipped W jets as the
+real sample: GENERATED and --real are ``file.root:tree`` (uproot's syntax), both holding
+the images in the branch ``--branch`` (default ``image``). Prints the mass peak, tau21
+median and non-zero pixel fraction of each sample and, per observable, W1(generated, real)
+with its uncertainty, the floor W1(real half, real half) and their ratio, then FPD, KPD
+and a classifier's AUC; writes one PNG and PDF per observable, the mean images and
+``compare.root`` into --out-dir.
 """
 
 import argparse
 import os
 import sys
 
-import numpy as np
-
 from rootgan import DataError
-from rootgan.evaluation.compare import distance_table, format_table, plot_comparison, summary
-from rootgan.io.sources import open_tree
+from rootgan.evaluation.compare import compare_files
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REAL = os.path.join(os.path.dirname(HERE), "data", "jet_images.root") + ":jets"
-
-
-def read_images(spec, branch, label=None):
-    path, _, name = spec.rpartition(":")
-    if not path:
-        raise DataError(f"{spec!r}: give the tree as file.root:tree")
-    tree = open_tree(path, name).tree
-    if branch not in tree.keys():
-        raise DataError(f"{spec}: no branch {branch!r}; branches: {', '.join(tree.keys())}")
-    images = tree[branch].array(library="np")
-    if label is not None and "label" in tree.keys():
-        images = images[tree["label"].array(library="np") == label]
-    return np.asarray(images, np.float64).reshape(len(images), -1)
 
 
 def main(argv=None):
@@ -48,17 +34,13 @@ def main(argv=None):
     parser.add_argument("--out-dir", default="compare", help="folder for the plots")
     args = parser.parse_args(argv)
     try:
-        real = read_images(args.real, args.branch, None if args.label < 0 else args.label)
-        generated = read_images(args.generated, args.branch)
-        for name, values in (("real", summary(real)), ("generated", summary(generated))):
-            print(f"{name:>9}: {len(real if name == 'real' else generated):,} jets, mass peak "
-                  f"{values['mass peak']:.0f} GeV, tau21 median {values['tau21 median']:.3f}, "
-                  f"non-zero pixels {values['non-zero fraction']:.1%}")
-        print(format_table(distance_table(real, generated)))
-        for path in plot_comparison(real, generated, args.out_dir):
-            print(f"wrote {path}")
+        _, paths = compare_files(args.real, args.generated, args.branch, geometry="jet",
+                                 out_dir=args.out_dir,
+                                 real_cut=None if args.label < 0 else f"label == {args.label}",
+                                 label="generated jets")
     except DataError as error:
         sys.exit(f"compare.py: {error}")
+    print(f"wrote {paths[0]} and the plots in {args.out_dir}")
 
 
 if __name__ == "__main__":

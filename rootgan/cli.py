@@ -1,5 +1,6 @@
-"""The ``rootgan`` command: ``rootgan generate WEIGHTS -n N --out PATH ...``
-(gan-options.md). Runs in this process; Dask options come with the scale-out work."""
+"""The ``rootgan`` command (gan-options.md): ``rootgan generate WEIGHTS -n N --out PATH ...``
+and ``rootgan compare REAL GENERATED ...``. Runs in this process; Dask options come with
+the scale-out work."""
 
 import argparse
 import sys
@@ -27,6 +28,16 @@ def _generate(args):
                         batch_size=args.batch_size, conditions=conditions,
                         progress=bar.update)
     print(f"generated {args.n:,} events into {path} (tree GeneratedTree)")
+
+
+def _compare(args):
+    from .evaluation.compare import compare_files
+
+    _, paths = compare_files(args.real, args.generated, args.branch, args.shape,
+                             args.geometry, args.out_dir, args.weight, args.condition,
+                             args.real_cut, classifier=not args.no_classifier)
+    print(f"wrote {paths[0]} and {len(paths) - 1} plot files (PNG and PDF) into "
+          f"{args.out_dir}")
 
 
 def parser():
@@ -61,6 +72,35 @@ def parser():
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="an existing Dask scheduler (with the scale-out work)")
     gen.set_defaults(run=_generate)
+
+    cmp = commands.add_parser(
+        "compare", help="compare generated images with real ones",
+        description="Compare the images of two trees: per observable the 1-Wasserstein "
+                    "distance with its uncertainty, the floor (the same distance between two "
+                    "halves of the real sample) and their ratio, chi2 per histogram, FPD and "
+                    "KPD on the observable vector, and a classifier's AUC. Prints the table; "
+                    "writes plots (PNG, PDF) and compare.root (histograms, TTree metrics).")
+    cmp.add_argument("real", metavar="REAL", help="real events, file.root:tree")
+    cmp.add_argument("generated", metavar="GENERATED", help="generated events, file.root:tree")
+    cmp.add_argument("--branch", default="image", help="image branch of both trees "
+                     "(default image)")
+    cmp.add_argument("--shape", metavar="D,H,W",
+                     help="image shape (default: one square layer)")
+    cmp.add_argument("--geometry", default="image", choices=("image", "jet", "calo"),
+                     help="pixel geometry: jet (eta, phi over [-1.25, 1.25]: mass, tau21, "
+                          "radial profile), calo (5 mm cells: response, core fraction), "
+                          "image (default)")
+    cmp.add_argument("--out-dir", default="compare", metavar="DIR",
+                     help="folder for the plots and compare.root (default ./compare)")
+    cmp.add_argument("--weight", metavar="BRANCH", help="event-weight branch (both trees)")
+    cmp.add_argument("--condition", metavar="BRANCH",
+                     help="condition branch of both trees (e.g. energy): the energy response "
+                          "and every W1 in bins of it")
+    cmp.add_argument("--real-cut", metavar="EXPR",
+                     help="use the real events passing this cut only (e.g. 'label == 1')")
+    cmp.add_argument("--no-classifier", action="store_true",
+                     help="skip the classifier two-sample test")
+    cmp.set_defaults(run=_compare)
     return main
 
 

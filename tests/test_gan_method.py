@@ -148,7 +148,12 @@ def test_training_writes_generated_events_histories_and_weights(trained):
         assert history.values().size == 3 and np.all(np.isfinite(history.values()))
     responses = handle["dataset/TestTree"]["GAN"].array(library="np")
     assert responses.size == 100 and np.all((responses >= 0) & (responses <= 1))
-    assert set(metrics[("dataset", "GAN")]) == {"W1 total intensity", "W1 non-zero pixels"}
+    assert {"W1/floor total intensity", "W1/floor non-zero pixels", "FPD", "KPD", "AUC"} <= \
+        set(metrics[("dataset", "GAN")])
+    evaluation = handle["dataset/Method_GAN/GAN/Evaluation"]
+    assert evaluation["metrics"].num_entries == 11
+    assert evaluation["total_intensity_real"].values().sum() > 95  # of 100 test events
+    assert (folder / "dataset" / "plots" / "GAN" / "mean_images.png").exists()
     content = read_weights(str(folder / "dataset" / "weights" / "Blob_GAN.weights.root"))
     assert content.method["transform"]["kind"] == "N"
     assert content.method["best_epoch"] == method.best_epoch

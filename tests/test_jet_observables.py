@@ -88,27 +88,33 @@ def test_a_second_real_sample_scores_about_one_and_a_distorted_one_does_not():
 
     import uproot
 
-    from rootgan.evaluation.compare import JET_OBSERVABLES, distance_table
+    from rootgan.evaluation.observables import Geometry
+    from rootgan.evaluation.report import evaluate
 
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "jet_images.root")
     with uproot.open(path) as handle:
         tree = handle["jets"]
         images = tree["image"].array(library="np")[tree["label"].array(library="np") == 1]
     real, other = images[:2000], images[2000:4000]
-    table = distance_table(real, other)
-    assert set(table) == set(JET_OBSERVABLES)
-    assert all(0.4 < ratio < 2.5 for _, _, ratio in table.values()), table
-    brighter = distance_table(real, other * 1.1)  # a 10% miscalibrated "generator"
-    assert brighter["total pT"][2] > 10 and brighter["mass"][2] > 3, brighter
+    jet = Geometry("jet", (1, 25, 25))
+    same = evaluate(real, other, jet, classifier=False)
+    names = {r.name for r in same.rows if r.kind == "W1"}
+    assert {"mass", "tau21", "total intensity", "non-zero pixels", "pixel spectrum",
+            "radial profile"} <= names
+    assert all(0.4 < r.ratio < 2.5 for r in same.rows if r.kind == "W1"), same.table()
+    brighter = evaluate(real, other * 1.1, jet, classifier=False)  # a 10% miscalibration
+    assert brighter.row("total intensity").ratio > 10, brighter.table()
+    assert brighter.row("mass").ratio > 3, brighter.table()
 
 
 def test_observables_refuse_wrong_sizes_and_nan_pixels():
     from rootgan import DataError
-    from rootgan.evaluation.compare import jet_observables
+    from rootgan.evaluation.observables import Geometry, measure
 
+    jet = Geometry("jet", (1, 25, 25))
     with pytest.raises(DataError, match="need 625 pixels per event; got 600"):
-        jet_observables(np.zeros((3, 600)))
+        measure(np.zeros((3, 600)), jet)
     images = np.zeros((3, 625))
     images[1, 5] = np.nan
-    with pytest.raises(DataError, match="NaN"):
-        jet_observables(images)
+    with pytest.raises(DataError, match="event 1 has NaN or infinite pixels"):
+        measure(images, jet)

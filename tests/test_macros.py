@@ -33,12 +33,18 @@ def trained_jets(tmp_path_factory):
 def test_train_jet_gan_trains_generates_and_plots(trained_jets):
     folder, output = trained_jets
     run = folder / "run"
-    assert "W jets: 300 real (test set) vs 300 generated" in output
-    for observable in ("mass", "tau21", "total pT", "non-zero pixels", "pixel spectrum"):
+    assert "generated W jets vs the test set, W1 / floor" in output
+    for observable in ("mass", "tau21", "total intensity", "non-zero pixels", "pixel spectrum",
+                       "classifier AUC"):
         assert observable in output
-    for name in ("mean_images.png", "observables.png"):
-        assert (run / "plots" / name).stat().st_size > 10_000
+    for name in ("mean_images.png", "mass.png", "tau21.pdf", "pixel_spectrum.png"):
+        assert (run / "dataset" / "plots" / "GAN" / name).stat().st_size > 10_000
     assert (run / "dataset" / "weights" / "JetGAN_GAN.weights.root").exists()
+    with uproot.open(run / "jet_gan.root") as handle:
+        folder = handle["dataset/Method_GAN/GAN/Evaluation"]
+        metrics = folder["metrics"].arrays(library="np")
+        assert "tau21" in list(metrics["observable"])
+        assert 280 < folder["mass_real"].values().sum() <= 300
 
 
 def test_generate_and_compare_macros_work_from_the_weights_file(trained_jets):
@@ -49,8 +55,9 @@ def test_generate_and_compare_macros_work_from_the_weights_file(trained_jets):
     with uproot.open(folder / "gen.root") as handle:
         assert handle["GeneratedTree"].num_entries == 400
     output = _run("compare.py", "gen.root:GeneratedTree", "--out-dir", "cmp", cwd=folder)
-    assert "mass peak" in output and "pixel spectrum" in output
-    assert (folder / "cmp" / "observables.png").exists()
+    assert "mass peak" in output and "pixel spectrum" in output and "AUC" in output
+    for name in ("compare.root", "mass.png", "mass.pdf", "mean_images.png"):
+        assert (folder / "cmp" / name).exists()
 
 
 def test_compare_explains_a_missing_tree(tmp_path):
