@@ -1,6 +1,6 @@
 """Train a GAN on the shipped jet images the TMVA way, then look at what it generates.
 
-    python macros/train_jet_gan.py            # W jets, defaults: about 7 minutes on 2 cores
+    python macros/train_jet_gan.py            # W jets, defaults: about 8 minutes on 2 cores
     python macros/train_jet_gan.py --help     # data, class, network size, epochs, outputs
 
 Books one GAN with the Factory on ``data/jet_images.root`` (W jets by default), trains,
@@ -82,8 +82,6 @@ def main(argv=None):
     factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", gan_options(args))
     factory.TrainAllMethods()
     factory.TestAllMethods()
-    factory.EvaluateAllMethods()
-
     metrics = factory.EvaluateAllMethods()[("dataset", "GAN")]
 
     kind = "W" if args.label == 1 else "QCD"

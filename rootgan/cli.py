@@ -92,7 +92,8 @@ def parser():
                           "image (default)")
     cmp.add_argument("--out-dir", default="compare", metavar="DIR",
                      help="folder for the plots and compare.root (default ./compare)")
-    cmp.add_argument("--weight", metavar="BRANCH", help="event-weight branch (both trees)")
+    cmp.add_argument("--weight", metavar="BRANCH",
+                     help="event-weight branch (of each tree that has it)")
     cmp.add_argument("--condition", metavar="BRANCH",
                      help="condition branch of both trees (e.g. energy): the energy response "
                           "and every W1 in bins of it")

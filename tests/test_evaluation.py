@@ -97,6 +97,8 @@ def test_event_weights_are_respected(first_pixel_observable):
     weighted = evaluate(real, generated, IMAGE, real_weights=weights, classifier=False)
     unweighted = evaluate(real, generated, IMAGE, classifier=False)
     assert weighted.row("first pixel").ratio < 2 < 5 < unweighted.row("first pixel").ratio
+    assert weighted.row("observable vector", "FPD").distance < \
+        unweighted.row("observable vector", "FPD").distance / 10
 
 
 def test_conditional_samples_are_judged_in_bins_of_the_condition():
@@ -121,13 +123,42 @@ def test_conditional_samples_are_judged_in_bins_of_the_condition():
     assert "condition in [" in right.table()
 
 
+def test_fixed_beam_energies_get_one_bin_each():
+    energy = np.repeat([10.0, 50.0, 100.0], 200)
+    real, generated = blobs(600, 1, condition=energy), blobs(600, 2, condition=energy)
+    evaluation = evaluate(real, generated, Geometry("calo", (1, SIDE, SIDE)),
+                          real_condition=energy, generated_condition=energy, classifier=False)
+    assert [(low, len(rows) > 0) for low, _, rows in evaluation.binned] == [
+        (10.0, True), (50.0, True), (100.0, True)]
+
+
+def test_a_collapsed_generator_is_infinitely_far_not_missing():
+    real = blobs(400, 1)
+    dead = np.zeros_like(real)  # a generator whose last ReLU died
+    dead[:, 0] = -1.0  # and a negative pixel: no NaN in the classifier's features
+    evaluation = evaluate(real, dead, IMAGE)
+    assert evaluation.row("pixel spectrum").ratio == np.inf
+    assert evaluation.row("total intensity").ratio > 20
+    assert evaluation.row("classifier", "AUC").distance > 0.95
+    assert "inf" in evaluation.table()
+
+
 def test_bad_inputs_are_explained(first_pixel_observable):
     with pytest.raises(OptionError, match="did you mean jet"):
         Geometry("jets")
     with pytest.raises(DataError, match="need 100 pixels per event; got 99"):
         measure(np.zeros((5, 99)), IMAGE)
-    with pytest.raises(DataError, match="one finite, non-negative weight per event"):
+    with pytest.raises(DataError, match="need one weight per event \\(5\\); got 4"):
         measure(np.zeros((5, 100)), IMAGE, weights=np.ones(4))
+    with pytest.raises(DataError, match="event 2 has the weight -0.5 .* drop those events"):
+        measure(np.zeros((5, 100)), IMAGE, weights=[1, 1, -0.5, 1, 1])
+    with pytest.raises(DataError, match="every event weight is 0"):
+        measure(np.zeros((5, 100)), IMAGE, weights=np.zeros(5))
+    with pytest.raises(DataError, match="event 1 has the condition 0.0 .* non-zero"):
+        measure(np.zeros((3, 100)), Geometry("calo", (1, SIDE, SIDE)),
+                condition=[10.0, 0.0, 20.0])
+    with pytest.raises(DataError, match="at least 8 real events"):
+        evaluate(blobs(6, 1), blobs(50, 2), IMAGE, classifier=False)
     with pytest.raises(DataError, match="give the condition of both samples"):
         evaluate(blobs(50, 1), blobs(50, 2), IMAGE, real_condition=np.ones(50))
     register_observable("broken", lambda images: images[:3, 0, 0, 0])
@@ -177,3 +208,7 @@ def test_rootgan_compare_explains_a_missing_branch(tmp_path, capsys):
                  f"{tmp_path / 'real.root'}:events", "--branch", "pixels"])
     assert code == 2
     assert "no branch 'pixels'; branches: image" in capsys.readouterr().err
+    code = main(["compare", f"{tmp_path / 'real.root'}:events",
+                 f"{tmp_path / 'real.root'}:events", "--real-cut", "image[:, 0] > 1e9"])
+    assert code == 2
+    assert "no events pass the cut 'image[:, 0] > 1e9'" in capsys.readouterr().err

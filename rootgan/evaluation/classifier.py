@@ -20,7 +20,8 @@ LAYOUT = "DENSE|64|RELU,DENSE|64|RELU,DENSE|1|LINEAR"
 
 def _features(measured, centre, scale, pixel_scale):
     _, vector = measured.vector()
-    pixels = np.log1p(measured.pixels / pixel_scale)
+    # negative pixels (a generator without PixelFloor can make them) count as empty
+    pixels = np.log1p(np.maximum(measured.pixels, 0.0) / pixel_scale)
     return np.ascontiguousarray(np.concatenate([(vector - centre) / scale, pixels], axis=1),
                                 np.float32)
 
@@ -59,7 +60,8 @@ def classifier_auc(real, generated, seed=0, epochs=40, batch_size=128,
     events it was not trained on."""
     if len(real) < 20 or len(generated) < 20:
         raise DataError(f"the classifier test needs at least 20 events per sample; got "
-                        f"{len(real)} real and {len(generated)} generated")
+                        f"{len(real)} real and {len(generated)} generated (compare more "
+                        f"events, or skip it: --no-classifier, classifier=False)")
     rng = np.random.default_rng(seed)
     _, vector = real.vector()
     centre, scale = vector.mean(axis=0), vector.std(axis=0)

@@ -32,13 +32,17 @@ def parse_shape(text):
     return shape
 
 
-def read_sample(spec, branch="image", weight=None, condition=None, cut=None):
+def read_sample(spec, branch="image", weight=None, condition=None, cut=None,
+                optional_weight=False):
     """(images (n, pixels) float32, weights or None, condition or None) of ``spec`` =
-    ``file.root:tree``; ``cut`` is an uproot cut expression on the tree's branches."""
+    ``file.root:tree``; ``cut`` is an uproot cut expression on the tree's branches. With
+    ``optional_weight``, a tree without the weight branch is unweighted (GeneratedTree)."""
     path, _, name = str(spec).rpartition(":")
     if not path or not name:
         raise DataError(f"{spec!r}: give the tree as file.root:tree")
     tree = open_tree(path, name).tree
+    if optional_weight and weight not in tree.keys():
+        weight = None
     wanted = [b for b in (branch, weight, condition) if b]
     missing = [b for b in wanted if b not in tree.keys()]
     if missing:
@@ -46,8 +50,11 @@ def read_sample(spec, branch="image", weight=None, condition=None, cut=None):
     try:
         arrays = tree.arrays(wanted, cut=cut or None, library="np")
     except Exception as error:
-        raise DataError(f"{spec}: cannot apply the cut {cut!r}: {error}") from None
+        where = f"cannot apply the cut {cut!r}" if cut else "cannot read the branches"
+        raise DataError(f"{spec}: {where}: {type(error).__name__}: {error}") from None
     images = arrays[branch]
+    if len(images) == 0:
+        raise DataError(f"{spec}: no events" + (f" pass the cut {cut!r}" if cut else ""))
     if images.dtype == object:
         raise DataError(f"{spec}: branch {branch!r} holds variable-length arrays; compare "
                         f"needs fixed-size images (name[N]/F)")
@@ -71,7 +78,7 @@ def compare_files(real, generated, branch="image", shape=None, geometry="image",
     real_images, real_weights, real_condition = read_sample(real, branch, weight, condition,
                                                             real_cut)
     generated_images, generated_weights, generated_condition = read_sample(
-        generated, branch, weight if weight else None, condition)
+        generated, branch, weight, condition, optional_weight=True)
     if real_images.shape[1] != generated_images.shape[1]:
         raise DataError(f"the real images have {real_images.shape[1]} pixels, the generated "
                         f"ones {generated_images.shape[1]}: they cannot be compared")

@@ -59,8 +59,9 @@ def _halvings(n_real, n_generated, rng):
 def wasserstein_rows(real, generated, seed=0, replicas=REPLICAS):
     """A W1 :class:`Row` (with chi2) per observable the two :class:`Measured` share."""
     if len(real) < 4 or len(generated) < 2:
-        raise DataError(f"comparing needs at least 4 real and 2 generated events; got "
-                        f"{len(real)} and {len(generated)}")
+        raise DataError(f"comparing needs at least 4 real and 2 generated events (the floor "
+                        f"splits the real sample in two halves); got {len(real)} and "
+                        f"{len(generated)}: compare larger samples")
     rng = np.random.default_rng(seed)
     names = [o.name for o in real.observables
              if o.name in generated.events or o.name in generated.pooled]
@@ -77,15 +78,19 @@ def wasserstein_rows(real, generated, seed=0, replicas=REPLICAS):
             continue
         values = distances[observable.name]
         chi2, ndf = chi2_test(real, generated, observable)
-        rows.append(Row(observable.name, values[:, 0].mean(), values[:, 0].std(ddof=1),
-                        values[:, 1].mean(), chi2, ndf))
+        with np.errstate(invalid="ignore"):  # an infinite distance has no spread
+            spread = values[:, 0].std(ddof=1)
+        rows.append(Row(observable.name, values[:, 0].mean(), spread, values[:, 1].mean(),
+                        chi2, ndf))
     return rows
 
 
 def _w1(first, second):
     (u, u_weights), (v, v_weights) = first, second
     if u.size == 0 or v.size == 0 or u_weights.sum() <= 0 or v_weights.sum() <= 0:
-        return np.nan
+        # one sample has no entries (all-zero images have no pixel spectrum) while the
+        # other has: infinitely far, not "no data"
+        return 0.0 if u.size == v.size == 0 else np.inf
     return wasserstein_distance(u, v, u_weights, v_weights)
 
 
@@ -122,9 +127,11 @@ def histogram(values, weights, edges):
 
 
 def chi2_test(real, generated, observable):
-    """chi2 and degrees of freedom of two weighted histograms of an observable, as ROOT's
-    Chi2Test("WW"): sum_i (W1 w2_i - W2 w1_i)^2 / (W1^2 s2_i^2 + W2^2 s1_i^2), ndf =
-    non-empty bins - 1."""
+    """chi2 and degrees of freedom of two weighted histograms of a per-event observable,
+    as ROOT's Chi2Test("WW"): sum_i (W1 w2_i - W2 w1_i)^2 / (W1^2 s2_i^2 + W2^2 s1_i^2),
+    ndf = non-empty bins - 1 (none for pooled observables)."""
+    if observable.pooled:  # entries of one event are correlated: chi2 would not apply
+        return np.nan, 0
     samples = real.values(observable.name), generated.values(observable.name)
     edges = histogram_edges(observable, *samples)
     (w1, s1), (w2, s2) = (histogram(v, w, edges) for v, w in samples)
@@ -172,8 +179,8 @@ def fpd(real, generated, real_weights=None, generated_weights=None, points=10, b
     real, generated, real_weights, generated_weights = _vectors(
         real, generated, real_weights, generated_weights)
     x, y = _normalised(real, generated)
-    largest = min(len(x), len(y))
-    smallest = max(2 * x.shape[1] + 2, largest // 2)
+    largest = min(50_000, len(x), len(y))  # JetNet: 20,000 to 50,000
+    smallest = max(2 * x.shape[1] + 2, min(20_000, largest // 2))
     sizes = (1 / np.linspace(1 / smallest, 1 / largest, points)).astype(int)
     rng = np.random.default_rng(seed)
     values = []
@@ -233,8 +240,11 @@ def _vectors(real, generated, real_weights, generated_weights):
 def vector_rows(real, generated, seed=42):
     """FPD and KPD rows for two :class:`Measured`, with the same distances between two
     halves of the real sample as their floors."""
-    names, x = real.vector()
+    _, x = real.vector()
     _, y = generated.vector()
+    if len(x) < 8 or len(y) < 4:
+        raise DataError(f"FPD and KPD need at least 8 real events (the floor splits them in "
+                        f"two halves) and 4 generated ones; got {len(x)} and {len(y)}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
     a, b = order[:len(x) // 2], order[len(x) // 2:]

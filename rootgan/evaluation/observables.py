@@ -145,16 +145,9 @@ def measure(images, geometry, weights=None, condition=None, what="sample"):
     event weights (default 1), ``condition`` a per-event value for response observables."""
     pixels = _checked_pixels(images, geometry, what)
     n = len(pixels)
-    weights = np.ones(n) if weights is None else np.asarray(weights, np.float64).ravel()
-    if weights.size != n or not np.all(np.isfinite(weights)) or (weights < 0).any():
-        raise DataError(f"{what}: need one finite, non-negative weight per event ({n}); got "
-                        f"{weights.size} values" + (" with negative or NaN ones"
-                                                    if weights.size == n else ""))
+    weights = _checked_weights(weights, n, what)
     if condition is not None:
-        condition = np.asarray(condition, np.float64).ravel()
-        if condition.size != n:
-            raise DataError(f"{what}: need one condition value per event ({n}); got "
-                            f"{condition.size}")
+        condition = _checked_condition(condition, n, what, geometry)
     chosen = observables_for(geometry, condition is not None)
     events, pooled = {}, {}
     for observable in chosen:
@@ -164,6 +157,40 @@ def measure(images, geometry, weights=None, condition=None, what="sample"):
         else:
             events[observable.name] = _checked_result(observable, result, n, what)
     return Measured(chosen, events, pooled, weights, pixels, condition)
+
+
+def _checked_weights(weights, n, what):
+    if weights is None:
+        return np.ones(n)
+    weights = np.asarray(weights, np.float64).ravel()
+    if weights.size != n:
+        raise DataError(f"{what}: need one weight per event ({n}); got {weights.size}")
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{what}: event {first} has the weight {float(weights[first])} "
+                        f"({int(bad.sum())} such events); the distances need finite, "
+                        f"non-negative weights: drop those events, or compare with |weight|")
+    if weights.sum() <= 0:
+        raise DataError(f"{what}: every event weight is 0; nothing to compare")
+    return weights
+
+
+def _checked_condition(condition, n, what, geometry):
+    condition = np.asarray(condition, np.float64).ravel()
+    if condition.size != n:
+        raise DataError(f"{what}: need one condition value per event ({n}); got "
+                        f"{condition.size}")
+    bad = ~np.isfinite(condition)
+    if geometry.kind == "calo":  # the energy response divides by the condition
+        bad |= condition == 0
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{what}: event {first} has the condition {float(condition[first])} "
+                        f"({int(bad.sum())} such events); conditions must be finite"
+                        + (" and non-zero (the energy response divides by them)"
+                           if geometry.kind == "calo" else "") + "; remove such events")
+    return condition
 
 
 def _checked_result(observable, result, n, what):
@@ -263,8 +290,8 @@ def _jet_tau21(pixels, geometry, condition):
 def _radial_profile(pixels, geometry, condition):
     owner, position = np.nonzero(pixels > 0)
     distance = np.hypot(geometry.x, geometry.y)[position % geometry.x.size]
-    total = pixels.sum(axis=1)
-    return distance, owner, pixels[owner, position] / total[owner]
+    lit = np.where(pixels > 0, pixels, 0.0).sum(axis=1)  # > 0 for every owner
+    return distance, owner, pixels[owner, position] / lit[owner]
 
 
 def _energy_response(pixels, geometry, condition):

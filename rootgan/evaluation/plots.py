@@ -1,8 +1,8 @@
 """Plots of an :class:`~rootgan.evaluation.report.Evaluation` in the style of HEP papers:
 one figure per observable (step histograms of real and generated events with statistical
-errors, and a generated/real ratio panel; log scales for spectra), and the mean real and
-generated images with their difference. Every figure is written as PNG and PDF, named
-after what it shows."""
+errors, and a generated/real ratio panel; log scales for spectra), and the per-pixel mean
+and spread of the real and generated images with their differences. Every figure is
+written as PNG and PDF, named after what it shows."""
 
 import os
 
@@ -91,39 +91,53 @@ def _observable_figure(plt, evaluation, observable, out_dir, label):
     return paths
 
 
+def _pixel_statistics(measured, shape):
+    """Weighted mean and standard deviation of every transverse pixel (summed over depth)."""
+    pixels = measured.pixels.reshape((len(measured.pixels),) + shape).sum(axis=1)
+    weights = measured.weights
+    if weights.sum() <= 0:
+        return np.zeros(shape[1:]), np.zeros(shape[1:])
+    mean = np.average(pixels, axis=0, weights=weights)
+    spread = np.sqrt(np.average((pixels - mean) ** 2, axis=0, weights=weights))
+    return mean, spread
+
+
 def _mean_images(plt, evaluation, out_dir, label):
+    """Mean images (top row) and per-pixel spreads (bottom row): real, generated, and
+    generated - real."""
     from matplotlib.colors import LogNorm, TwoSlopeNorm
 
     geometry = evaluation.geometry
     rows, columns = geometry.shape[1:]
-    means = [np.average(m.pixels, axis=0, weights=m.weights).reshape(geometry.shape).sum(0)
-             if m.weights.sum() > 0 else np.zeros((rows, columns))
-             for m in (evaluation.real, evaluation.generated)]
-    difference = means[1] - means[0]
+    statistics = [_pixel_statistics(m, geometry.shape)
+                  for m in (evaluation.real, evaluation.generated)]
     if geometry.kind == "image":
         extent = (-0.5, columns - 0.5, -0.5, rows - 0.5)
     else:
-        half_x = (geometry.x.max() - geometry.x.min()) / (columns - 1) / 2 if columns > 1 else 0.5
-        half_y = (geometry.y.max() - geometry.y.min()) / (rows - 1) / 2 if rows > 1 else 0.5
-        extent = (geometry.x.min() - half_x, geometry.x.max() + half_x,
-                  geometry.y.min() - half_y, geometry.y.max() + half_y)
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
-    positive = np.concatenate([m[m > 0] for m in means])
-    norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-4), vmax=positive.max()) \
-        if positive.size else None
-    for axis, mean, title in zip(axes, means, ("real", label)):
-        shown = axis.imshow(np.where(mean > 0, mean, np.nan), origin="lower", norm=norm,
-                            extent=extent, cmap="viridis")
-        count = len(evaluation.real if title == "real" else evaluation.generated)
-        axis.set_title(f"mean image, {title} ({count:,} events)")
-    figure.colorbar(shown, ax=axes[:2], label="mean pixel value")
-    limit = np.abs(difference).max() or 1.0
-    shown = axes[2].imshow(difference, origin="lower", extent=extent, cmap="RdBu_r",
-                           norm=TwoSlopeNorm(0.0, -limit, limit))
-    axes[2].set_title(f"{label} - real")
-    figure.colorbar(shown, ax=axes[2], label="difference of mean pixel values")
+        step_x = (geometry.x.max() - geometry.x.min()) / (columns - 1) if columns > 1 else 1.0
+        step_y = (geometry.y.max() - geometry.y.min()) / (rows - 1) if rows > 1 else 1.0
+        extent = (geometry.x.min() - step_x / 2, geometry.x.max() + step_x / 2,
+                  geometry.y.min() - step_y / 2, geometry.y.max() + step_y / 2)
+    figure, axes = plt.subplots(2, 3, figsize=(15, 8.6), constrained_layout=True)
     unit = f" [{geometry.unit}]" if geometry.unit and geometry.unit != "pixels" else ""
-    for axis in axes:
+    for row, what in enumerate(("mean", "spread")):
+        real, ours = statistics[0][row], statistics[1][row]
+        positive = np.concatenate([real[real > 0], ours[ours > 0]])
+        norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-4),
+                       vmax=positive.max()) if positive.size else None
+        for axis, image, title in zip(axes[row], (real, ours), ("real", label)):
+            shown = axis.imshow(np.where(image > 0, image, np.nan), origin="lower",
+                                norm=norm, extent=extent, cmap="viridis")
+            count = len(evaluation.real if title == "real" else evaluation.generated)
+            axis.set_title(f"per-pixel {what}, {title} ({count:,} events)")
+        figure.colorbar(shown, ax=axes[row, :2], label=f"per-pixel {what}")
+        difference = ours - real
+        limit = np.abs(difference).max() or 1.0
+        shown = axes[row, 2].imshow(difference, origin="lower", extent=extent, cmap="RdBu_r",
+                                    norm=TwoSlopeNorm(0.0, -limit, limit))
+        axes[row, 2].set_title(f"per-pixel {what}: {label} - real")
+        figure.colorbar(shown, ax=axes[row, 2], label=f"difference of per-pixel {what}s")
+    for axis in axes.ravel():
         axis.set_xlabel(geometry.axes[0] + unit)
         axis.set_ylabel(geometry.axes[1] + unit)
     paths = _save(figure, out_dir, "mean_images")

@@ -30,13 +30,18 @@ class Evaluation:
     def row(self, name, kind="W1"):
         """The row of observable ``name`` (``"observable vector"`` for FPD and KPD,
         ``"classifier"`` for AUC) and metric ``kind``."""
-        return next(r for r in self.rows if r.name == name and r.kind == kind)
+        for row in self.rows:
+            if row.name == name and row.kind == kind:
+                return row
+        raise KeyError(f"no {kind} row for {name!r}; rows: "
+                       f"{', '.join(f'{r.kind} {r.name}' for r in self.rows)}")
 
     def table(self):
         """The console table: observable, distance, uncertainty, floor, ratio, chi2/ndf."""
         lines = [_header(), *(_line(r) for r in self.rows)]
         for low, high, rows in self.binned:
-            lines.append(f"condition in [{low:.4g}, {high:.4g}):")
+            lines.append(f"condition in [{low:.4g}, {high:.4g}):" + (
+                "" if rows else " too few events to compare (4 real and 2 generated needed)"))
             lines.extend(_line(r, indent=2) for r in rows)
         return "\n".join(lines)
 
@@ -47,9 +52,10 @@ class Evaluation:
         for name, measured in (("real", self.real), ("generated", self.generated)):
             parts = [f"{len(measured):,} events"]
             if "mass" in measured.events:
-                counts, edges = np.histogram(measured.events["mass"], np.arange(0, 302, 2))
+                counts, edges = np.histogram(measured.events["mass"], np.arange(0, 302, 2),
+                                             weights=measured.weights)
                 parts.append(f"mass peak {edges[np.argmax(counts)] + 1:.0f} GeV")
-                parts.append(f"tau21 median {np.median(measured.events['tau21']):.3f}")
+                parts.append(f"tau21 median {_median(measured, 'tau21'):.3f}")
             parts.append(f"mean total {_mean(measured, 'total intensity'):.4g}")
             parts.append(f"non-zero pixels {_mean(measured, 'non-zero fraction'):.1%}")
             lines.append(f"{name:>9}: " + ", ".join(parts))
@@ -68,10 +74,13 @@ class Evaluation:
                        self.generated.values(observable.name))
             edges = histogram_edges(observable, *samples)
             for tag, (values, weights) in zip(("real", "generated"), samples):
-                counts, _ = histogram(values, weights, edges)
-                write_histogram(handle, f"{prefix}{histogram_name(observable.name)}_{tag}", counts,
-                                edges, f"{observable.title} ({tag})", observable.label(),
-                                "events" if not observable.pooled else "entries")
+                counts, squares = histogram(values, weights, edges)
+                flow = (weights[values < edges[0]].sum(), weights[values > edges[-1]].sum())
+                write_histogram(handle, f"{prefix}{histogram_name(observable.name)}_{tag}",
+                                counts, edges, f"{observable.title} ({tag})",
+                                observable.label(),
+                                "events" if not observable.pooled else "entries",
+                                squares, flow)
         table = [(np.nan, np.nan, r) for r in self.rows] + [
             (low, high, r) for low, high, rows in self.binned for r in rows]
         write_tree(handle, f"{prefix}metrics", [{
@@ -89,8 +98,26 @@ class Evaluation:
                   "ratio; condition bins when conditional")
 
 
+def condition_edges(condition, bins):
+    """[low, high) intervals: one per value when the condition takes at most ``bins``
+    values (fixed beam energies), else ``bins`` quantile bins of it."""
+    values = np.unique(condition)
+    if values.size <= bins:
+        return [(v, np.nextafter(v, np.inf)) for v in values]
+    edges = np.unique(np.quantile(condition, np.linspace(0, 1, bins + 1)))
+    edges[-1] = np.nextafter(edges[-1], np.inf)
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def histogram_name(name):
     return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def _median(measured, name):
+    values, weights = measured.values(name)
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def _mean(measured, name):
@@ -104,7 +131,7 @@ def _header():
 
 
 def _line(row, indent=0):
-    ratio = f"{row.ratio:7.2f}" if np.isfinite(row.ratio) else f"{'-':>7}"
+    ratio = f"{row.ratio:7.2f}" if not np.isnan(row.ratio) else f"{'-':>7}"
     floor = f"{row.floor:10.4g}" if np.isfinite(row.floor) else f"{'-':>10}"
     chi2 = f"{row.chi2:.1f}/{row.ndf}" if np.isfinite(row.chi2) else "-"
     return (f"{' ' * indent}{row.name:<{22 - indent}} {row.kind:<6} {row.distance:11.4g} "
@@ -136,12 +163,11 @@ def evaluate(real_images, generated_images, geometry=None, real_weights=None,
         rows.append(Row("classifier", auc, error, 0.5, kind="AUC"))
     binned = []
     if real_condition is not None and condition_bins > 1:
-        edges = np.unique(np.quantile(real.condition, np.linspace(0, 1, condition_bins + 1)))
-        edges[-1] = np.nextafter(edges[-1], np.inf)
-        for low, high in zip(edges[:-1], edges[1:]):
+        for low, high in condition_edges(real.condition, condition_bins):
             pick_real = (real.condition >= low) & (real.condition < high)
             pick_generated = (generated.condition >= low) & (generated.condition < high)
             if pick_real.sum() < 4 or pick_generated.sum() < 2:
+                binned.append((low, high, []))  # said in the table: too few events
                 continue
             binned.append((low, high, wasserstein_rows(
                 measure(real.pixels[pick_real], geometry, real.weights[pick_real],

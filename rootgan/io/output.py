@@ -140,9 +140,11 @@ def write_tree(directory, name, chunks, title=""):
     return written
 
 
-def write_histogram(directory, name, counts, edges, title="", x_title="", y_title=""):
-    """A TH1D from bin contents and edges (uniform or not); errors are not stored, so a
-    history (a value per epoch) draws as a plain curve."""
+def write_histogram(directory, name, counts, edges, title="", x_title="", y_title="",
+                    squares=None, flow=(0.0, 0.0)):
+    """A TH1D from bin contents and edges (uniform or not). ``squares`` (sums of squared
+    weights per bin) are stored as the errors when given; without them a history (a value
+    per epoch) draws as a plain curve. ``flow`` fills the under- and overflow bins."""
     counts = np.asarray(counts, np.float64)
     edges = np.asarray(edges, np.float64)
     centers = (edges[1:] + edges[:-1]) / 2
@@ -150,9 +152,12 @@ def write_histogram(directory, name, counts, edges, title="", x_title="", y_titl
     x_axis = to_TAxis("xaxis", x_title, counts.size, edges[0], edges[-1],
                       fXbins=np.empty(0) if uniform else edges)
     y_axis = to_TAxis("yaxis", y_title, 1, 0.0, 1.0)
-    cells = np.concatenate([[0.0], counts, [0.0]])  # underflow, bins, overflow
+    cells = np.concatenate([[flow[0]], counts, [flow[1]]])  # underflow, bins, overflow
+    sumw2 = np.zeros_like(cells) if squares is None else \
+        np.concatenate([[0.0], np.asarray(squares, np.float64), [0.0]])
     directory[name] = to_TH1x(
-        name, title, cells, fEntries=float(counts.size), fTsumw=counts.sum(),
-        fTsumw2=float((counts ** 2).sum()), fTsumwx=float((counts * centers).sum()),
-        fTsumwx2=float((counts * centers ** 2).sum()), fSumw2=np.zeros_like(cells),
-        fXaxis=x_axis, fYaxis=y_axis)
+        name, title, cells, fEntries=float(cells.sum() if squares is not None else counts.size),
+        fTsumw=counts.sum(), fTsumw2=float(sumw2.sum() if squares is not None
+                                           else (counts ** 2).sum()),
+        fTsumwx=float((counts * centers).sum()), fTsumwx2=float((counts * centers ** 2).sum()),
+        fSumw2=sumw2, fXaxis=x_axis, fYaxis=y_axis)
