@@ -86,14 +86,25 @@ def trained(blob_file, workdir):
 
 # -- options -----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("strategy", [
+    "Optimizer=RMSPROP,Momentum=0.5,LearningRate=1e-3",
+    "Optimizer=ADAGRAD,LearningRate=1e-2,Regularization=L1,WeightDecay=1e-4",
+    "Optimizer=ADADELTA,LearningRate=1,Regularization=L2,WeightDecay=1e-4",
+    "GeneratorOptimizer=SGD,WeightDecay=1e-3",
+])
+def test_every_optimizer_and_weight_penalty_trains(blob_file, workdir, strategy):
+    factory, method = book(blob_file, "WeightInitialization=HE:SelectBy=LAST:"
+                                      f"TrainingStrategy={strategy},MaxEpochs=2,BatchSize=32")
+    factory.TrainAllMethods()
+    assert all(np.isfinite(method.history["loss_D"])) and len(method.history["loss_D"]) == 2
+
+
 @pytest.mark.parametrize("options,message", [
     ("InputLayout=1|5|5", "InputLayout=1|5|5 has 25 values, but the DataLoader's 'image' has 64"),
     ("Layout=DENSE|64|RELU##DENSE|1|LINEAR", "give either Layout"),
     ("GeneratorLoss=HINGE", "GeneratorLoss=HINGE does not go with DiscriminatorLoss=BCE"),
     ("GeneratorLoss=WASSERSTEIN:DiscriminatorLoss=WASSERSTEIN", "WASSERSTEIN losses come with"),
     ("GANType=WGAN", "GANType=WGAN is not available yet"),
-    ("TrainingStrategy=Optimizer=RMSPROP", "Optimizer=RMSPROP is not available yet"),
-    ("TrainingStrategy=WeightDecay=0.1", "WeightDecay and Regularization are not available"),
     ("ValidationSize=0", "ValidationSize=0 leaves nothing to select"),
     ("ValidationSize=1.5", "ValidationSize=1.5 is not valid"),
     ("VarTransform=Scale:ScaleBy=energy", "ScaleBy=energy is neither a number nor a condition"),

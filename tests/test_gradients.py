@@ -19,6 +19,16 @@ LAYER_CASES = [
     ("DENSE|4|LEAKYRELU", (2, 3, 2)),
     ("DENSE|3|TANH", (6,)),
     ("DENSE|3|SIGMOID", (6,)),
+    ("DENSE|4|SOFTSIGN", (5,)),
+    ("DENSE|4|SOFTPLUS", (5,)),
+    ("DENSE|4|ELU", (5,)),
+    ("DENSE|4|GAUSS", (5,)),
+    ("DENSE|4|SYMMRELU", (5,)),
+    ("CONV|2|3|3|1|1|1|1|GAUSS", (2, 4, 5)),
+    ("CONV|3|3|3|1|1|1|1|ELU", (5, 4, 4)),
+    ("TRANSCONV|2|3|3|2|2|1|1|SYMMRELU", (2, 3, 4)),
+    ("BNORM", (3, 3, 4)),
+    ("CONV|3|3|3|1|1|1|1|LINEAR,BNORM,RESHAPE|FLAT,DENSE|2|TANH", (2, 4, 4)),
     ("CONV|3|3|3|1|1|1|1|TANH", (2, 5, 6)),
     ("CONV|2|3|2|2|1|0|1|LEAKYRELU", (3, 7, 6)),
     ("CONV|2|3|3|3|2|2|1|LINEAR", (2, 8, 7)),
@@ -147,7 +157,11 @@ LOSS_CASES = [
     ("least squares to 0", lambda x, w, g: kernels_losses.least_squares(x, 0.0, w, g)),
     ("hinge, real", lambda x, w, g: kernels_losses.hinge(x, 1.0, w, g)),
     ("hinge, fake", lambda x, w, g: kernels_losses.hinge(x, -1.0, w, g)),
-    ("hinge generator", lambda x, w, g: kernels_losses.mean_output(x, -1.0, g)),
+    ("hinge and Wasserstein generator, Wasserstein real",
+     lambda x, w, g: kernels_losses.mean_output(x, -1.0, w, g)),
+    ("Wasserstein fake", lambda x, w, g: kernels_losses.mean_output(x, 1.0, w, g)),
+    ("mean squared error", lambda x, w, g: kernels_losses.squared_error(
+        x, np.linspace(-1, 1, x.size), w, g)),
     ("minimax generator", lambda x, w, g: kernels_losses.minimax_generator(x, g)),
 ]
 
@@ -167,3 +181,108 @@ def test_gan_loss_gradients_match_finite_differences(name, loss):
         down[i] -= 1e-6
         numeric[i] = (loss(up, weights, np.empty(9)) - loss(down, weights, np.empty(9))) / 2e-6
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_l1_penalty_adds_its_subgradient_to_the_weights_only():
+    from rootgan.nn import SGD
+
+    net = random_network("DENSE|3|LINEAR", (4,), np.float64)
+    before = net.get_parameters()
+    optimizer = SGD(net, learning_rate=1.0, regularization="L1", weight_decay=0.1)
+    net.zero_grad()
+    optimizer.step()
+    after = net.get_parameters()
+    np.testing.assert_allclose(after["layer0_weight"],
+                               before["layer0_weight"] - 0.1 * np.sign(before["layer0_weight"]))
+    np.testing.assert_array_equal(after["layer0_bias"], before["layer0_bias"])
+
+
+@pytest.mark.parametrize("scheme,std", [
+    ("GAUSS", lambda fan_in, fan_out: np.sqrt(2 / fan_in)),            # TMVA's Gauss
+    ("UNIFORM", lambda fan_in, fan_out: np.sqrt(2 / fan_in) / np.sqrt(3)),  # TMVA's Uniform
+    ("HE", lambda fan_in, fan_out: np.sqrt(2 / fan_in)),               # Kaiming uniform
+    ("XAVIER", lambda fan_in, fan_out: np.sqrt(2 / (fan_in + fan_out))),
+])
+def test_weight_initialisers_draw_with_their_documented_spread(scheme, std):
+    from rootgan.nn import build_network, initialize
+
+    net = build_network("CONV|64|3|3|1|1|1|1|RELU", (16, 8, 8))
+    initialize(net, np.random.default_rng(0), scheme)
+    weights = net.get_parameters()["layer0_weight"]
+    assert weights.std() == pytest.approx(std(16 * 9, 64 * 9), rel=0.03)
+    assert not net.get_parameters()["layer0_bias"].any()
+
+
+def test_batch_norm_of_flat_features_matches_finite_differences():
+    # per-feature statistics need a batch: 4 samples
+    net = random_network("DENSE|5|LINEAR,BNORM,DENSE|3|TANH", (6,), np.float64)
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(4, 6))
+    r = rng.normal(size=(4, 3))
+    net.forward(x)
+    net.zero_grad()
+    dx = net.backward(r).copy()
+    dparams = net.gradients.copy()
+    numeric_dx, numeric_dparams = _numeric_gradients(net, x, r)
+    np.testing.assert_allclose(dx, numeric_dx, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dparams, numeric_dparams, rtol=1e-5, atol=1e-7)
+
+
+def test_batch_norm_after_an_inference_forward_matches_finite_differences():
+    net = random_network("BNORM", (2, 3, 3), np.float64)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(3, 2, 3, 3))
+    r = rng.normal(size=(3, 2, 3, 3))
+    net.forward(x, training=False)
+    net.zero_grad()
+    dx = net.backward(r).copy()
+    dparams = net.gradients.copy()
+
+    def loss():
+        return float(np.sum(net.forward(x, training=False) * r))
+    eps = 1e-6
+    numeric = np.empty(net.parameters.size)
+    for i in range(net.parameters.size):
+        saved = net.parameters[i]
+        net.parameters[i] = saved + eps
+        up = loss()
+        net.parameters[i] = saved - eps
+        down = loss()
+        net.parameters[i] = saved
+        numeric[i] = (up - down) / (2 * eps)
+    np.testing.assert_allclose(dparams, numeric, rtol=1e-5, atol=1e-7)
+    running = net.get_parameters()
+    scale = running["layer0_gamma"] / np.sqrt(running["layer0_running_var"] + 1e-5)
+    np.testing.assert_allclose(dx, r * scale[None, :, None, None], rtol=1e-10)
+
+
+def test_dropout_zeroes_a_fraction_scales_the_rest_and_passes_the_same_mask_back():
+    from rootgan.nn import build_network, initialize
+
+    net = build_network("DROPOUT|0.3", (2000,), dtype=np.float64)
+    initialize(net, np.random.default_rng(1))
+    x = np.random.default_rng(2).uniform(1, 2, size=(10, 2000))
+    y = net.forward(x).copy()
+    ratio = y / x
+    assert set(np.unique(np.round(ratio, 12))) == {0.0, round(1 / 0.7, 12)}
+    assert (ratio == 0).mean() == pytest.approx(0.3, abs=0.01)
+    dy = np.ones_like(x)
+    np.testing.assert_allclose(net.backward(dy), ratio)
+    np.testing.assert_array_equal(net.forward(x, training=False), x)  # inference: identity
+    assert not np.array_equal(net.forward(x), y)  # a new mask every call
+
+
+def test_dropout_masks_are_seeded_and_resume_from_the_saved_state():
+    from rootgan.nn import build_network, initialize
+
+    def fresh():
+        net = build_network("DENSE|20|RELU,DROPOUT|0.5", (8,), dtype=np.float64)
+        initialize(net, np.random.default_rng(4))
+        return net
+    x = np.random.default_rng(5).normal(size=(6, 8))
+    first, second = fresh(), fresh()
+    outputs = [first.forward(x).copy() for _ in range(3)]
+    np.testing.assert_array_equal(second.forward(x), outputs[0])  # same seed, same masks
+    resumed = fresh()
+    resumed.set_parameters(second.get_parameters())  # as a checkpoint does
+    np.testing.assert_array_equal(resumed.forward(x), outputs[1])

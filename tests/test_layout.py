@@ -101,10 +101,28 @@ def test_reshape_with_the_wrong_size_says_both_sizes():
     assert "needs 98 values per sample but its input has 100" in message
 
 
-@pytest.mark.parametrize("word", ["BNORM", "LOCAL|8|3|3|1|1|1|1|RELU", "DROPOUT|0.5",
-                                  "MINIBATCH|10|5"])
+@pytest.mark.parametrize("word", ["LOCAL|8|3|3|1|1|1|1|RELU", "MINIBATCH|10|5"])
 def test_words_reserved_for_a_later_issue_say_they_are_not_yet_supported(word):
     assert "not yet supported" in _error(f"CONV|8|3|3|1|1|1|1|RELU,{word}")
+
+
+@pytest.mark.parametrize("word,message", [
+    ("DROPOUT|1.5", "DROPOUT rate must be in [0, 1), got 1.5"),
+    ("DROPOUT|half", "rate must be a number in [0, 1), got 'half'"),
+    ("DROPOUT", "DROPOUT takes 1 fields, got 0; expected DROPOUT|rate"),
+    ("BNORM|2", "BNORM takes 0 fields, got 1"),
+])
+def test_dropout_and_batch_norm_fields_are_checked(word, message):
+    assert message in _error(f"CONV|8|3|3|1|1|1|1|RELU,{word}")
+
+
+def test_batch_norm_needs_a_batch_for_flat_features():
+    from rootgan.errors import LayoutError
+    from rootgan.nn import build_network
+
+    net = build_network("BNORM", (5,))
+    with pytest.raises(LayoutError, match="batch of one flat sample has no variance"):
+        net.forward(np.ones((1, 5), np.float32))
 
 
 def test_spectral_norm_field_is_not_yet_supported():

@@ -5,7 +5,7 @@ max|ours - torch| <= 1e-4 * max|torch|."""
 import numpy as np
 import pytest
 
-from rootgan.nn import GAN, SGD, Adam, build_network
+from rootgan.nn import GAN, SGD, Adadelta, Adagrad, Adam, RMSprop, build_network
 from rootgan.nn.losses import BinaryCrossEntropy
 
 from .helpers import DISCRIMINATOR_LAYOUT, GENERATOR_LAYOUT, random_network
@@ -25,9 +25,22 @@ def assert_close(ours, theirs, what):
     assert error <= 1e-4 * scale, f"{what}: max|ours - torch| = {error:.3g}, max|torch| = {scale:.3g}"
 
 
+class _Elementwise(nn.Module):
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+
+
 def torch_activation(name, slope=0.2):
     return {"LINEAR": nn.Identity(), "RELU": nn.ReLU(), "LEAKYRELU": nn.LeakyReLU(slope),
-            "TANH": nn.Tanh(), "SIGMOID": nn.Sigmoid()}[name]
+            "TANH": nn.Tanh(), "SIGMOID": nn.Sigmoid(), "SOFTSIGN": nn.Softsign(),
+            "SOFTPLUS": nn.Softplus(), "ELU": nn.ELU(),
+            # TMVA's Gauss and symmetric ReLU
+            "GAUSS": _Elementwise(lambda x: torch.exp(-x * x)),
+            "SYMMRELU": _Elementwise(torch.abs)}[name]
 
 
 def torch_layer(text, input_shape):
@@ -52,6 +65,9 @@ def torch_layer(text, input_shape):
         return nn.MaxPool2d((kh, kw), (sr, sc))
     if word == "UPSAMPLE":
         return nn.Upsample(scale_factor=(int(f[1]), int(f[2])), mode="nearest")
+    if word == "BNORM":
+        return nn.BatchNorm1d(input_shape[0]) if len(input_shape) == 1 else \
+            nn.BatchNorm2d(input_shape[0])
     if word == "RESHAPE":
         return nn.Flatten() if f[1] == "FLAT" else nn.Unflatten(1, tuple(map(int, f[1:4])))
     raise AssertionError(word)
@@ -73,26 +89,34 @@ def torch_network(net):
 
 
 def torch_parameters(module, net):
-    """Torch's parameter tensors, named like the engine's."""
-    weighted = [m for m in module.modules()
-                if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
-    names = [n for n in net.get_parameters() if n.endswith("_weight")]
+    """Torch's parameter tensors (and batch-norm running statistics), named like the
+    engine's."""
+    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)
+    theirs = [m for m in module.modules() if isinstance(m, kinds)]
+    ours = [(index, layer) for index, layer in enumerate(net.layers) if layer.parameter_shapes()]
     tensors = {}
-    for name, m in zip(names, weighted):
-        tensors[name] = m.weight
-        tensors[name.replace("_weight", "_bias")] = m.bias
+    for (index, layer), m in zip(ours, theirs):
+        if layer.kind == "BNORM":
+            tensors.update({f"layer{index}_gamma": m.weight, f"layer{index}_beta": m.bias,
+                            f"layer{index}_running_mean": m.running_mean,
+                            f"layer{index}_running_var": m.running_var})
+        else:
+            tensors.update({f"layer{index}_weight": m.weight, f"layer{index}_bias": m.bias})
     return tensors
 
 
 def torch_parameter_grads(module, net):
     """Torch's parameter gradients, named like the engine's."""
-    return {name: tensor.grad for name, tensor in torch_parameters(module, net).items()}
+    return {name: tensor.grad for name, tensor in torch_parameters(module, net).items()
+            if name not in net.buffer_names}
 
 
 def engine_parameter_grads(net):
     grads = {}
     offset = 0
     for name, value in net.get_parameters().items():
+        if name in net.buffer_names:
+            continue
         grads[name] = net.gradients[offset:offset + value.size].reshape(value.shape)
         offset += value.size
     return grads
@@ -101,6 +125,12 @@ def engine_parameter_grads(net):
 ORACLE_CASES = [
     ("DENSE|33|LEAKYRELU", (50,)),
     ("DENSE|8|SIGMOID", (3, 5, 5)),
+    ("DENSE|33|SOFTSIGN", (50,)),
+    ("DENSE|33|SOFTPLUS", (50,)),
+    ("DENSE|33|ELU", (50,)),
+    ("DENSE|33|GAUSS", (50,)),
+    ("CONV|6|3|3|1|1|1|1|SYMMRELU", (4, 9, 9)),
+    ("TRANSCONV|4|3|3|2|2|1|1|1|1|GAUSS", (6, 5, 7)),
     ("CONV|32|5|5|1|1|2|2|LEAKYRELU", (1, 25, 25)),
     ("CONV|16|5|5|1|1|2|2|LEAKYRELU", (32, 14, 14)),
     ("CONV|6|3|3|2|2|1|1|TANH", (4, 11, 9)),
@@ -115,6 +145,9 @@ ORACLE_CASES = [
     ("UPSAMPLE|3|1", (2, 4, 5)),
     ("UPSAMPLE|2|2,CONV|64|5|5|1|1|2|2|LEAKYRELU", (128, 7, 7)),
     ("UPSAMPLE|2|3,CONV|8|4|3|1|1|1|2|RELU", (16, 4, 3)),
+    ("BNORM", (40,)),
+    ("BNORM", (16, 7, 7)),
+    ("CONV|8|3|3|1|1|1|1|RELU,BNORM,DENSE|4|TANH", (3, 6, 6)),
 ]
 
 
@@ -138,6 +171,23 @@ def test_layer_forward_and_backward_match_pytorch(layout, input_shape):
     theirs = torch_parameter_grads(module, net)
     for name, ours in engine_parameter_grads(net).items():
         assert_close(ours, theirs[name], f"{layout} {name} gradient")
+
+
+@pytest.mark.parametrize("input_shape", [(40,), (16, 7, 7)])
+def test_batch_norm_running_statistics_and_inference_match_pytorch(input_shape):
+    net = random_network("BNORM", input_shape, np.float32, seed=3)
+    module = torch_network(net)
+    rng = np.random.default_rng(5)
+    for step in range(3):  # training batches move the running statistics
+        x = rng.normal(1.5, 2.0, size=(8,) + input_shape).astype(np.float32)
+        net.forward(x)
+        module(torch.from_numpy(x))
+    tensors = torch_parameters(module, net)
+    for name in net.buffer_names:
+        assert_close(net.get_parameters()[name], tensors[name], name)
+    module.eval()
+    x = rng.normal(1.5, 2.0, size=(4,) + input_shape).astype(np.float32)
+    assert_close(net.forward(x, training=False), module(torch.from_numpy(x)), "inference output")
 
 
 def test_binary_cross_entropy_matches_pytorch():
@@ -187,6 +237,49 @@ def test_sgd_update_matches_pytorch_on_identical_gradients(momentum):
     ours = SGD(_FlatNetwork(values), learning_rate=0.05, momentum=momentum)
     theirs = torch.optim.SGD([tp], lr=0.05, momentum=momentum)
     _optimizer_trajectories(ours, theirs, values, tp)
+
+
+@pytest.mark.parametrize("name", ["RMSPROP", "RMSPROP+momentum", "ADAGRAD", "ADADELTA"])
+def test_rmsprop_adagrad_and_adadelta_match_pytorch_on_identical_gradients(name):
+    values = np.random.default_rng(2).normal(size=257).astype(np.float32)
+    tp = torch.tensor(values.copy(), requires_grad=True)
+    network = _FlatNetwork(values)
+    ours, theirs = {
+        "RMSPROP": (RMSprop(network, 1e-2), torch.optim.RMSprop([tp], lr=1e-2)),
+        "RMSPROP+momentum": (RMSprop(network, 1e-2, momentum=0.9),
+                             torch.optim.RMSprop([tp], lr=1e-2, momentum=0.9)),
+        "ADAGRAD": (Adagrad(network, 1e-2), torch.optim.Adagrad([tp], lr=1e-2)),
+        "ADADELTA": (Adadelta(network, 1.0), torch.optim.Adadelta([tp], lr=1.0)),
+    }[name]
+    _optimizer_trajectories(ours, theirs, values, tp)
+
+
+@pytest.mark.parametrize("regularization", ["NONE", "L2"])
+def test_weight_decay_and_l2_match_pytorch_and_spare_the_biases(regularization):
+    """PyTorch's weight_decay adds wd * w to the gradient: our NONE + WeightDecay is that,
+    and L2 (penalty wd * sum w^2) is PyTorch's weight_decay = 2 wd. Biases are not
+    penalised: the torch side puts them in a parameter group without decay."""
+    net = random_network("DENSE|6|LINEAR", (5,), np.float32, seed=4)
+    weight, bias = (net.get_parameters()[k].copy() for k in ("layer0_weight", "layer0_bias"))
+    tw, tb = (torch.tensor(a, requires_grad=True) for a in (weight, bias))
+    decay = 0.05
+    ours = Adam(net, 1e-2, regularization=regularization, weight_decay=decay)
+    torch_decay = decay if regularization == "NONE" else 2 * decay
+    theirs = torch.optim.Adam([{"params": [tw], "weight_decay": torch_decay},
+                               {"params": [tb], "weight_decay": 0.0}], lr=1e-2, betas=(0.5, 0.999))
+    rng = np.random.default_rng(3)
+    for step in range(3):
+        grads = rng.normal(size=net.parameters.size).astype(np.float32)
+        net.gradients[:] = grads
+        ours.step()
+        ours_grads = {k: v for k, v in zip(("weight", "bias"), (
+            grads[:weight.size].reshape(weight.shape), grads[weight.size:]))}
+        tw.grad = torch.from_numpy(ours_grads["weight"].copy())
+        tb.grad = torch.from_numpy(ours_grads["bias"].copy())
+        theirs.step()
+        parameters = net.get_parameters()
+        assert_close(parameters["layer0_weight"], tw, f"weights after step {step + 1}")
+        assert_close(parameters["layer0_bias"], tb, f"biases after step {step + 1}")
 
 
 def test_benchmark_gan_forward_and_backward_match_pytorch():
@@ -270,13 +363,15 @@ def test_full_training_step_matches_pytorch():
                          f"{net.name} {name} change")
 
 
-def test_least_squares_hinge_and_minimax_losses_match_pytorch():
+def test_least_squares_hinge_minimax_wasserstein_and_mse_losses_match_pytorch():
     from rootgan.nn.losses import (HingeDiscriminator, HingeGeneratorLoss,
                                    LeastSquaresDiscriminator, LeastSquaresGeneratorLoss,
-                                   MinimaxGeneratorLoss)
+                                   MeanSquaredError, MinimaxGeneratorLoss, WassersteinCritic,
+                                   WassersteinGeneratorLoss)
 
     outputs = np.array([-3.0, -1.2, -0.3, 0.0, 0.4, 0.9, 2.5], np.float32)
     weights = np.linspace(0.5, 1.5, outputs.size).astype(np.float32)
+    targets = np.linspace(-2, 2, outputs.size).astype(np.float32)
     w = torch.from_numpy(weights)
     cases = [
         (lambda: LeastSquaresDiscriminator().real(outputs, weights),
@@ -288,6 +383,11 @@ def test_least_squares_hinge_and_minimax_losses_match_pytorch():
         (lambda: HingeDiscriminator().fake(outputs), lambda t: torch.relu(1 + t).mean()),
         (lambda: HingeGeneratorLoss()(outputs), lambda t: -t.mean()),
         (lambda: MinimaxGeneratorLoss()(outputs), lambda t: torch.log1p(-torch.sigmoid(t)).mean()),
+        (lambda: WassersteinCritic().real(outputs, weights), lambda t: -(w * t).mean()),
+        (lambda: WassersteinCritic().fake(outputs), lambda t: t.mean()),
+        (lambda: WassersteinGeneratorLoss()(outputs), lambda t: -t.mean()),
+        (lambda: MeanSquaredError()(outputs, targets, weights),
+         lambda t: (w * (t - torch.from_numpy(targets)) ** 2).mean()),
     ]
     for index, (ours, theirs) in enumerate(cases):
         loss, grad = ours()

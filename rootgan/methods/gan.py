@@ -30,20 +30,19 @@ from .transforms import PixelTransform
 
 COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
 COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is reported as a collapse
-LATER = {"GANType": ("CGAN", "ACGAN", "WGAN"),
-         "Optimizer": ("RMSPROP", "ADAGRAD", "ADADELTA"),
-         "WeightInitialization": ("GAUSS", "UNIFORM", "HE")}
+LATER = {"GANType": ("CGAN", "ACGAN", "WGAN")}
 
 PHASE_OPTIONS = OptionSet("TrainingStrategy", [
     Option("LearningRate", "float", 2e-4, "step size", minimum=0),
     Option("Optimizer", "enum", "ADAM", "update rule",
            allowed=("SGD", "ADAM", "RMSPROP", "ADAGRAD", "ADADELTA")),
-    Option("Momentum", "float", 0.0, "SGD momentum", minimum=0),
+    Option("Momentum", "float", 0.0, "SGD and RMSPROP momentum", minimum=0),
     Option("Beta1", "float", 0.5, "Adam's first-moment decay", minimum=0),
     Option("Beta2", "float", 0.999, "Adam's second-moment decay", minimum=0),
-    Option("WeightDecay", "float", 0.0, "weight decay (with the engine's part 2)", minimum=0),
-    Option("Regularization", "enum", "NONE", "NONE, L1 or L2 (with the engine's part 2)",
-           allowed=("NONE", "L1", "L2")),
+    Option("WeightDecay", "float", 0.0, "strength of Regularization; with NONE, PyTorch's "
+           "weight decay (g += WeightDecay * w)", minimum=0),
+    Option("Regularization", "enum", "NONE", "penalty on the weights: L1 (WeightDecay * "
+           "sum|w|), L2 (WeightDecay * sum w^2) or NONE", allowed=("NONE", "L1", "L2")),
     Option("BatchSize", "int", 64, "images per step", minimum=1, per_part=False),
     Option("MaxEpochs", "int", 30, "epochs of this phase", minimum=1, per_part=False),
     Option("ConvergenceSteps", "int", 0, "stop the phase when the selection metric has not "
@@ -152,12 +151,6 @@ class MethodGAN(MethodBase):
                     raise OptionError(f"{option}={value} is not available yet (it comes with "
                                       f"the GAN variants / engine part 2 work); use one of "
                                       f"the others")
-        for phase in o["TrainingStrategy"]:
-            for part in ("Generator", "Discriminator"):
-                settings = phase.for_part(part)
-                if settings["WeightDecay"] or settings["Regularization"] != "NONE":
-                    raise OptionError("WeightDecay and Regularization are not available yet "
-                                      "(they come with the engine's part 2 work)")
         if o["SelectBy"] != "LAST" and o["ValidationSize"] == 0:
             raise OptionError("ValidationSize=0 leaves nothing to select the best epoch with; "
                               "use SelectBy=LAST or a ValidationSize above 0")
@@ -263,11 +256,13 @@ class MethodGAN(MethodBase):
 
     @staticmethod
     def _optimizer(network, settings):
-        if settings["Optimizer"] == "ADAM":
-            return make_optimizer("ADAM", network, learning_rate=settings["LearningRate"],
-                                  beta1=settings["Beta1"], beta2=settings["Beta2"])
-        return make_optimizer("SGD", network, learning_rate=settings["LearningRate"],
-                              momentum=settings["Momentum"])
+        name = settings["Optimizer"]
+        extra = {"ADAM": {"beta1": settings["Beta1"], "beta2": settings["Beta2"]},
+                 "SGD": {"momentum": settings["Momentum"]},
+                 "RMSPROP": {"momentum": settings["Momentum"]}}.get(name, {})
+        return make_optimizer(name, network, learning_rate=settings["LearningRate"],
+                              regularization=settings["Regularization"],
+                              weight_decay=settings["WeightDecay"], **extra)
 
     def _split_validation(self, training):
         size = self.options["ValidationSize"]

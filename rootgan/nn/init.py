@@ -16,7 +16,25 @@ def _xavier_uniform(rng, shape, fan_in, fan_out, dtype):
     return rng.uniform(-bound, bound, shape).astype(dtype)
 
 
-INITIALIZERS = {"XAVIER": _xavier, "XAVIERUNIFORM": _xavier_uniform}
+def _gauss(rng, shape, fan_in, fan_out, dtype):
+    """TMVA's Gauss: N(0, sqrt(2 / fan_in)) (He's normal initialisation)."""
+    return rng.standard_normal(shape, dtype=dtype) * dtype.type(np.sqrt(2.0 / fan_in))
+
+
+def _uniform(rng, shape, fan_in, fan_out, dtype):
+    """TMVA's Uniform: U(-sqrt(2 / fan_in), sqrt(2 / fan_in))."""
+    bound = np.sqrt(2.0 / fan_in)
+    return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+def _he(rng, shape, fan_in, fan_out, dtype):
+    """He (Kaiming) uniform for ReLU, as torch.nn.init.kaiming_uniform_: U(+-sqrt(6/fan_in))."""
+    bound = np.sqrt(6.0 / fan_in)
+    return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+INITIALIZERS = {"XAVIER": _xavier, "XAVIERUNIFORM": _xavier_uniform, "GAUSS": _gauss,
+                "UNIFORM": _uniform, "HE": _he}
 
 
 def initialize(network, rng, scheme="XAVIERUNIFORM"):
@@ -29,6 +47,8 @@ def initialize(network, rng, scheme="XAVIERUNIFORM"):
         )
     draw = INITIALIZERS[key]
     for layer in network.layers:
+        if hasattr(layer, "seed"):  # dropout: its mask stream starts from the network's seed
+            layer.seed(rng)
         if "weight" not in layer.params:
             continue
         fan_in, fan_out = layer.fans()

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from ..errors import LayoutError
-from .kernels import activations, conv, dense, pool
+from .kernels import activations, conv, dense, norm, pool
 from .kernels.reduce import add_partials
 
 
@@ -63,6 +63,10 @@ class Layer:
         """Attach parameter and gradient views (slices of the network's flat vectors)."""
         self.params = params
         self.grads = grads
+
+    def buffers(self):
+        """``{short name: array}`` of state saved with the parameters but not trained."""
+        return {}
 
     def get_config(self):
         return {"kind": self.kind}
@@ -115,14 +119,20 @@ def _check_image(kind, input_shape):
 
 
 class _Activated(Layer):
-    """A layer followed by an activation, fused so only its output is kept."""
+    """A layer followed by an activation. Activations whose derivative follows from their
+    output are fused into the layer's kernels, so only the output is kept; GAUSS and
+    SYMMRELU lose the input's sign, so they run as a separate pass that keeps the
+    pre-activation."""
 
     def __init__(self, activation, slope):
         super().__init__()
         if activation not in activations.CODES:
             raise LayoutError(f"unknown activation {activation!r}")
         self.activation = activation
-        self.act = activations.CODES[activation]
+        code = activations.CODES[activation]
+        fused = code not in activations.FROM_INPUT
+        self.act = code if fused else activations.LINEAR
+        self.post = None if fused else code
         self.slope = float(slope)
 
     def _allocate_common(self, n, nchunks, input_size, weight_parts_shape, bias_size):
@@ -131,6 +141,23 @@ class _Activated(Layer):
         self.dx = self._empty(n, input_size)
         self.dw_parts = self._empty(nchunks, *weight_parts_shape)
         self.db_parts = self._empty(nchunks, bias_size)
+        if self.post is not None:
+            self.z = self._empty(n, self.output_size)
+            self.dpost = self._empty(n, self.output_size)
+
+    def forward(self, x, training=True):
+        y = self._linear_forward(x, training)
+        if self.post is not None:
+            activations.activate_from_input(y, self.z[:y.shape[0]], self.post)
+        return y
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        if self.post is not None:
+            n = dy.shape[0]
+            activations.grad_from_input(np.ascontiguousarray(dy, self.dtype), self.z[:n],
+                                        self.dpost[:n], self.post)
+            dy = self.dpost[:n]
+        return self._linear_backward(dy, need_dx, need_dw)
 
     def _reduce(self):
         add_partials(self.dw_parts, self.grads["weight"].reshape(-1))
@@ -161,7 +188,7 @@ class Dense(_Activated):
         self._allocate_common(n, nchunks, self.input_size, (self.width * self.input_size,),
                               self.width)
 
-    def forward(self, x, training=True):
+    def _linear_forward(self, x, training):
         n = x.shape[0]
         nchunks = self._prepare(n)
         self.x = x
@@ -169,7 +196,7 @@ class Dense(_Activated):
                             self.act, self.slope)
         return self.y[:n]
 
-    def backward(self, dy, need_dx=True, need_dw=True):
+    def _linear_backward(self, dy, need_dx, need_dw):
         n = dy.shape[0]
         dense.dense_backward(self.x, self.params["weight"], self.y[:n], dy, self.dz[:n],
                              self.dx[:n], self.dw_parts, self.db_parts, self.act, self.slope,
@@ -275,7 +302,7 @@ class Conv2D(_Activated):
         self.padded_grad = self._empty(nchunks, c_in * hp * wp)
         self.extended = self._empty(nchunks, self.filters * longest)
 
-    def forward(self, x, training=True):
+    def _linear_forward(self, x, training):
         n = x.shape[0]
         self._prepare(n)
         self.x = x
@@ -294,7 +321,7 @@ class Conv2D(_Activated):
                                   self.act, self.slope)
         return self.y[:n]
 
-    def backward(self, dy, need_dx=True, need_dw=True):
+    def _linear_backward(self, dy, need_dx, need_dw):
         n = dy.shape[0]
         if not self.phased:
             c, h, w = self.input_shape
@@ -391,7 +418,7 @@ class TransposedConv2D(Conv2D):
                               self.filters)
         self.cols = self._empty(nchunks, k * positions)
 
-    def forward(self, x, training=True):
+    def _linear_forward(self, x, training):
         n = x.shape[0]
         self._prepare(n)
         self.x = x
@@ -401,7 +428,7 @@ class TransposedConv2D(Conv2D):
                                  self.shape[2], self.act, self.slope)
         return self.y[:n]
 
-    def backward(self, dy, need_dx=True, need_dw=True):
+    def _linear_backward(self, dy, need_dx, need_dw):
         n = dy.shape[0]
         c, h, w = self.input_shape
         conv.transconv2d_backward(self.x, self.params["weight"], self.y[:n], dy, self.dz[:n],
@@ -530,3 +557,137 @@ class Reshape(Layer):
 
     def backward(self, dy, need_dx=True, need_dw=True):
         return dy if need_dx else None
+
+
+class BatchNorm(Layer):
+    """``BNORM``: batch normalisation (Ioffe & Szegedy 2015) per feature of flat input or
+    per channel of an image, as torch.nn.BatchNorm1d/2d: training normalises with the
+    batch's mean and biased variance and updates running statistics (momentum 0.1, the
+    unbiased variance); inference (``training=False``, generation) uses the running ones.
+    ``y = gamma * (x - mean) / sqrt(var + 1e-5) + beta``; gamma starts at 1, beta at 0."""
+
+    kind = "BNORM"
+    MOMENTUM = 0.1
+    EPS = 1e-5
+
+    def output_shape(self, input_shape):
+        return input_shape
+
+    def build(self, input_shape, dtype):
+        super().build(input_shape, dtype)
+        self.channels = self.input_shape[0]
+        self.size = self.input_size // self.channels
+        self.running_mean = np.zeros(self.channels, self.dtype)
+        self.running_var = np.ones(self.channels, self.dtype)
+        self._mean = np.empty(self.channels, self.dtype)
+        self._var = np.empty(self.channels, self.dtype)
+        self._inv_std = np.empty(self.channels, self.dtype)
+
+    def parameter_shapes(self):
+        return {"gamma": (self.channels,), "beta": (self.channels,)}
+
+    def bind(self, params, grads):
+        super().bind(params, grads)
+        params["gamma"][...] = 1
+
+    def buffers(self):
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def _allocate(self, n, nchunks):
+        self.y = self._empty(n, self.input_size)
+        self.xhat = self._empty(n, self.input_size)
+        self.dx = self._empty(n, self.input_size)
+
+    def forward(self, x, training=True):
+        n = x.shape[0]
+        if training and n * self.size < 2:
+            raise LayoutError("BNORM in training needs more than one value per feature: a "
+                              "batch of one flat sample has no variance; use batches of 2 or "
+                              "more")
+        self._prepare(n)
+        self._training = training
+        if training:
+            norm.batchnorm_train_forward(x, self.params["gamma"], self.params["beta"],
+                                         self.channels, self.size, self.EPS, self._mean,
+                                         self._var, self._inv_std, self.xhat[:n], self.y[:n])
+            count = n * self.size
+            m = self.dtype.type(self.MOMENTUM)
+            self.running_mean *= 1 - m
+            self.running_mean += m * self._mean
+            self.running_var *= 1 - m
+            self.running_var += m * self._var * self.dtype.type(count / (count - 1))
+        else:
+            np.divide(1, np.sqrt(self.running_var + self.dtype.type(self.EPS)),
+                      out=self._inv_std)
+            norm.batchnorm_inference_forward(x, self.params["gamma"], self.params["beta"],
+                                             self.channels, self.size, self.running_mean,
+                                             self._inv_std, self.xhat[:n], self.y[:n])
+        return self.y[:n]
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        n = dy.shape[0]
+        norm.batchnorm_backward(np.ascontiguousarray(dy, self.dtype), self.xhat[:n],
+                                self.params["gamma"], self._inv_std, self.channels, self.size,
+                                self._training, self.dx[:n], self.grads["gamma"],
+                                self.grads["beta"], need_dx, need_dw)
+        return self.dx[:n] if need_dx else None
+
+
+class Dropout(Layer):
+    """``DROPOUT|rate``: in training, each value is zeroed with probability ``rate`` and the
+    rest scaled by 1 / (1 - rate) (inverted dropout, as torch.nn.Dropout); inference passes
+    the input through. The masks come from a stream seeded by ``initialize`` (the network's
+    seed), counted per call, so a resumed training draws the same masks."""
+
+    kind = "DROPOUT"
+
+    def __init__(self, rate):
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise LayoutError(f"DROPOUT rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        # [seed, calls]: float32-exact below 2^24, which the seed is drawn under
+        self.state = np.zeros(2, np.float64)
+
+    def output_shape(self, input_shape):
+        return input_shape
+
+    def build(self, input_shape, dtype):
+        super().build(input_shape, dtype)
+        self.state = np.zeros(2, self.dtype)
+
+    def buffers(self):
+        return {"dropout_state": self.state}
+
+    def seed(self, rng):
+        self.state[:] = (rng.integers(1 << 24), 0)
+
+    def get_config(self):
+        return {"kind": self.kind, "rate": self.rate}
+
+    def _allocate(self, n, nchunks):
+        self.y = self._empty(n, self.input_size)
+        self.mask = self._empty(n, self.input_size)
+        self.dx = self._empty(n, self.input_size)
+
+    def forward(self, x, training=True):
+        n = x.shape[0]
+        self._training = training and self.rate > 0
+        if not self._training:
+            return x
+        self._prepare(n)
+        calls = int(self.state[1])
+        rng = np.random.default_rng([int(self.state[0]), calls])
+        self.state[1] = calls + 1
+        rng.random(out=self.mask[:n], dtype=self.dtype)
+        norm.dropout_forward(x, self.mask[:n], self.rate, self.y[:n])
+        return self.y[:n]
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        if not need_dx:
+            return None
+        if not self._training:
+            return dy
+        n = dy.shape[0]
+        np.multiply(dy, self.mask[:n], out=self.dx[:n])
+        return self.dx[:n]

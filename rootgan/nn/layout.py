@@ -5,11 +5,12 @@ layer and activation words are case-sensitive, as in TMVA."""
 import numpy as np
 
 from ..errors import LayoutError, did_you_mean
-from .layers import Conv2D, Dense, MaxPool2D, Reshape, TransposedConv2D, Upsample2D
+from .layers import (BatchNorm, Conv2D, Dense, Dropout, MaxPool2D, Reshape, TransposedConv2D,
+                     Upsample2D)
 from .network import Network
 
-ACTIVATIONS = ("RELU", "LEAKYRELU", "TANH", "SIGMOID", "LINEAR")
-LATER_ACTIVATIONS = ("SOFTSIGN", "SYMMRELU", "GAUSS", "SOFTPLUS", "ELU")
+ACTIVATIONS = ("RELU", "LEAKYRELU", "TANH", "SIGMOID", "LINEAR", "SOFTSIGN", "SYMMRELU",
+               "GAUSS", "SOFTPLUS", "ELU")
 
 FORMS = {
     "DENSE": "DENSE|width|ACT",
@@ -19,9 +20,11 @@ FORMS = {
     "UPSAMPLE": "UPSAMPLE|fH|fW",
     "TRANSCONV": "TRANSCONV|n|fH|fW|strideR|strideC|padH|padW|ACT or "
                  "TRANSCONV|n|fH|fW|strideR|strideC|padH|padW|outPadH|outPadW|ACT",
+    "BNORM": "BNORM",
+    "DROPOUT": "DROPOUT|rate",
 }
-# Words the grammar reserves for the "Engine, part 2" issue.
-LATER_WORDS = ("BNORM", "LOCAL", "DROPOUT", "MINIBATCH")
+# Words the grammar reserves for the rest of the "Engine, part 2" issue.
+LATER_WORDS = ("LOCAL", "MINIBATCH")
 
 
 def _integers(fields, names, where):
@@ -37,9 +40,6 @@ def _integers(fields, names, where):
 def _activation(word, where):
     if word in ACTIVATIONS:
         return word
-    if word in LATER_ACTIVATIONS:
-        raise LayoutError(f"{where}: activation {word} is not yet supported; use one of "
-                          f"{', '.join(ACTIVATIONS)}")
     raise LayoutError(f"{where}: unknown activation {word!r}; expected one of "
                       f"{', '.join(ACTIVATIONS)}{did_you_mean(word, ACTIVATIONS)}")
 
@@ -86,6 +86,17 @@ def parse_layer(text, index, slope, network_name="network"):
             _expect_fields(word, fields, (4,), where)
             fh, fw, sr, sc = _integers(fields[1:], ["fH", "fW", "strideR", "strideC"], where)
             return MaxPool2D((fh, fw), (sr, sc))
+        if word == "BNORM":
+            _expect_fields(word, fields, (0,), where)
+            return BatchNorm()
+        if word == "DROPOUT":
+            _expect_fields(word, fields, (1,), where)
+            try:
+                rate = float(fields[1])
+            except ValueError:
+                raise LayoutError(f"{where}: rate must be a number in [0, 1), got "
+                                  f"{fields[1]!r}") from None
+            return Dropout(rate)
         if word == "UPSAMPLE":
             _expect_fields(word, fields, (2,), where)
             return Upsample2D(_integers(fields[1:], ["fH", "fW"], where))

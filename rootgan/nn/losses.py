@@ -3,12 +3,13 @@ its gradient with respect to the outputs, in a buffer reused between calls.
 
 A discriminator loss has ``real(outputs, weights)`` and ``fake(outputs)``; a generator loss
 is called on the discriminator's outputs for generated images. Matched pairs:
-NONSATURATING or MINIMAX with BCE, LEASTSQUARES with LEASTSQUARES, HINGE with HINGE.
+NONSATURATING or MINIMAX with BCE, LEASTSQUARES with LEASTSQUARES, HINGE with HINGE,
+WASSERSTEIN with WASSERSTEIN. ``MeanSquaredError`` regresses outputs on per-sample targets.
 """
 
 import numpy as np
 
-from ..errors import OptionError, did_you_mean
+from ..errors import DataError, OptionError, did_you_mean
 from .kernels import losses as kernels
 
 
@@ -110,16 +111,58 @@ class HingeGeneratorLoss(_Loss):
     name = "HINGE"
 
     def __call__(self, outputs):
-        outputs, grad, _ = self._buffers(outputs, None)
-        return kernels.mean_output(outputs, -1.0, grad), grad.reshape(-1, 1)
+        outputs, grad, weights = self._buffers(outputs, None)
+        return kernels.mean_output(outputs, -1.0, weights, grad), grad.reshape(-1, 1)
+
+
+class WassersteinCritic(_Loss):
+    """WGAN critic: ``mean(D(fake)) - mean(D(real))`` (the critic's output is a score, not
+    a logit; a Lipschitz constraint such as SPECTRALNORM or weight clipping must bound it)."""
+
+    name = "WASSERSTEIN"
+
+    def real(self, outputs, weights=None):
+        outputs, grad, weights = self._buffers(outputs, weights)
+        return kernels.mean_output(outputs, -1.0, weights, grad), grad.reshape(-1, 1)
+
+    def fake(self, outputs):
+        outputs, grad, weights = self._buffers(outputs, None)
+        return kernels.mean_output(outputs, 1.0, weights, grad), grad.reshape(-1, 1)
+
+
+class WassersteinGeneratorLoss(_Loss):
+    """WGAN generator: ``-mean(D(G(z)))``."""
+
+    name = "WASSERSTEIN"
+
+    def __call__(self, outputs):
+        outputs, grad, weights = self._buffers(outputs, None)
+        return kernels.mean_output(outputs, -1.0, weights, grad), grad.reshape(-1, 1)
+
+
+class MeanSquaredError(_Loss):
+    """``mean(w_i (x_i - t_i)^2)`` against per-sample targets (a regression head, such as
+    an auxiliary classifier predicting a continuous condition)."""
+
+    name = "MSE"
+
+    def __call__(self, outputs, targets, weights=None):
+        outputs, grad, weights = self._buffers(outputs, weights)
+        targets = np.ascontiguousarray(targets, self.dtype).reshape(-1)
+        if targets.shape[0] != outputs.shape[0]:
+            raise DataError(f"MSE needs one target per output: {outputs.shape[0]} outputs, "
+                            f"{targets.shape[0]} targets")
+        return kernels.squared_error(outputs, targets, weights, grad), grad.reshape(-1, 1)
 
 
 DISCRIMINATOR_LOSSES = {cls.name: cls for cls in (BinaryCrossEntropy, LeastSquaresDiscriminator,
-                                                   HingeDiscriminator)}
+                                                   HingeDiscriminator, WassersteinCritic)}
 GENERATOR_LOSSES = {cls.name: cls for cls in (NonSaturatingGeneratorLoss, MinimaxGeneratorLoss,
-                                               LeastSquaresGeneratorLoss, HingeGeneratorLoss)}
+                                               LeastSquaresGeneratorLoss, HingeGeneratorLoss,
+                                               WassersteinGeneratorLoss)}
 MATCHED_PAIRS = {("NONSATURATING", "BCE"), ("MINIMAX", "BCE"),
-                 ("LEASTSQUARES", "LEASTSQUARES"), ("HINGE", "HINGE")}
+                 ("LEASTSQUARES", "LEASTSQUARES"), ("HINGE", "HINGE"),
+                 ("WASSERSTEIN", "WASSERSTEIN")}
 
 
 def make_losses(generator_loss, discriminator_loss, dtype=np.float32):

@@ -48,6 +48,10 @@ class Network:
                 offset += size
         self.parameters = np.zeros(offset, self.dtype)
         self.gradients = np.zeros(offset, self.dtype)
+        # which entries are weights (regularised) rather than biases or scales
+        self.weight_mask = np.zeros(offset, np.bool_)
+        for _, short, _, start, size in layout:
+            self.weight_mask[start:start + size] = short == "weight"
         self._names = {}
         per_layer = [({}, {}) for _ in self.layers]
         for index, short, shape, start, size in layout:
@@ -57,6 +61,13 @@ class Network:
             self._names[f"layer{index}_{short}"] = params[short]
         for layer, (params, grads) in zip(self.layers, per_layer):
             layer.bind(params, grads)
+        # state that is saved and loaded with the parameters but not trained (batch-norm
+        # running statistics, the dropout stream's position)
+        self.buffer_names = []
+        for index, layer in enumerate(self.layers):
+            for short, array in layer.buffers().items():
+                self._names[f"layer{index}_{short}"] = array
+                self.buffer_names.append(f"layer{index}_{short}")
 
     @property
     def n_parameters(self):

@@ -55,14 +55,27 @@ def hinge(outputs, sign, weights, grad):
 
 
 @njit(cache=True)
-def mean_output(outputs, sign, grad):
-    """``sign * mean(x)`` (the hinge generator loss with sign -1) and its gradient."""
+def mean_output(outputs, sign, weights, grad):
+    """``sign * sum_i w_i x_i / n`` (hinge generator and Wasserstein losses) and its
+    gradient."""
     n = outputs.shape[0]
     total = 0.0
     for i in range(n):
-        total += outputs[i]
-        grad[i] = sign / n
+        total += weights[i] * outputs[i]
+        grad[i] = sign * weights[i] / n
     return sign * total / n
+
+
+@njit(cache=True)
+def squared_error(outputs, targets, weights, grad):
+    """``sum_i w_i (x_i - t_i)^2 / n`` (mean squared error) and its gradient."""
+    n = outputs.shape[0]
+    total = 0.0
+    for i in range(n):
+        diff = outputs[i] - targets[i]
+        total += weights[i] * diff * diff
+        grad[i] = 2.0 * weights[i] * diff / n
+    return total / n
 
 
 @njit(cache=True)
