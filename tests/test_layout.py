@@ -101,18 +101,15 @@ def test_reshape_with_the_wrong_size_says_both_sizes():
     assert "needs 98 values per sample but its input has 100" in message
 
 
-@pytest.mark.parametrize("word", ["LOCAL|8|3|3|1|1|1|1|RELU", "MINIBATCH|10|5"])
-def test_words_reserved_for_a_later_issue_say_they_are_not_yet_supported(word):
-    assert "not yet supported" in _error(f"CONV|8|3|3|1|1|1|1|RELU,{word}")
-
-
 @pytest.mark.parametrize("word,message", [
     ("DROPOUT|1.5", "DROPOUT rate must be in [0, 1), got 1.5"),
     ("DROPOUT|half", "rate must be a number in [0, 1), got 'half'"),
     ("DROPOUT", "DROPOUT takes 1 fields, got 0; expected DROPOUT|rate"),
     ("BNORM|2", "BNORM takes 0 fields, got 1"),
+    ("MINIBATCH|10", "MINIBATCH takes 2 fields, got 1; expected MINIBATCH|nKernels|kernelDim"),
+    ("MINIBATCH|0|5", "MINIBATCH kernels must be a positive integer, got 0"),
 ])
-def test_dropout_and_batch_norm_fields_are_checked(word, message):
+def test_dropout_batch_norm_and_minibatch_fields_are_checked(word, message):
     assert message in _error(f"CONV|8|3|3|1|1|1|1|RELU,{word}")
 
 

@@ -34,6 +34,40 @@ class _Elementwise(nn.Module):
         return self.function(x)
 
 
+class _LocallyConnected(nn.Module):
+    """A locally connected layer written with unfold: weight (positions, n, c*fh*fw)."""
+
+    def __init__(self, input_shape, filters, kernel, stride, padding):
+        super().__init__()
+        c, h, w = input_shape
+        h_out = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
+        w_out = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
+        self.geometry = (kernel, stride, padding, (filters, h_out, w_out))
+        self.weight = nn.Parameter(torch.zeros(h_out * w_out, filters, c * kernel[0] * kernel[1]))
+        self.bias = nn.Parameter(torch.zeros(filters, h_out, w_out))
+
+    def forward(self, x):
+        kernel, stride, padding, shape = self.geometry
+        cols = F.unfold(x, kernel, padding=padding, stride=stride)   # (n, k, positions)
+        y = torch.einsum("nkp,pfk->nfp", cols, self.weight)
+        return y.reshape((len(x),) + shape) + self.bias
+
+
+class _Minibatch(nn.Module):
+    """Minibatch discrimination transcribed directly (Salimans et al. 2016, self included)."""
+
+    def __init__(self, features, kernels, dims):
+        super().__init__()
+        self.shape = (kernels, dims)
+        self.weight = nn.Parameter(torch.zeros(features, kernels * dims))
+
+    def forward(self, x):
+        x = x.flatten(1)
+        m = (x @ self.weight).view(len(x), *self.shape)
+        closeness = torch.exp(-(m[:, None] - m[None]).abs().sum(-1))   # (n, n, kernels)
+        return torch.cat([x, closeness.sum(1)], dim=1)
+
+
 def torch_activation(name, slope=0.2):
     return {"LINEAR": nn.Identity(), "RELU": nn.ReLU(), "LEAKYRELU": nn.LeakyReLU(slope),
             "TANH": nn.Tanh(), "SIGMOID": nn.Sigmoid(), "SOFTSIGN": nn.Softsign(),
@@ -60,6 +94,12 @@ def torch_layer(text, input_shape):
         out_pad = tuple(numbers[7:9]) if len(numbers) == 9 else (0, 0)
         return nn.Sequential(nn.ConvTranspose2d(input_shape[0], n, (kh, kw), (sr, sc), (ph, pw),
                                                 out_pad), torch_activation(f[-1]))
+    if word == "LOCAL":
+        n, kh, kw, sr, sc, ph, pw = map(int, f[1:8])
+        return nn.Sequential(_LocallyConnected(input_shape, n, (kh, kw), (sr, sc), (ph, pw)),
+                             torch_activation(f[8]))
+    if word == "MINIBATCH":
+        return _Minibatch(int(np.prod(input_shape)), int(f[1]), int(f[2]))
     if word == "MAXPOOL":
         kh, kw, sr, sc = map(int, f[1:5])
         return nn.MaxPool2d((kh, kw), (sr, sc))
@@ -91,7 +131,8 @@ def torch_network(net):
 def torch_parameters(module, net):
     """Torch's parameter tensors (and batch-norm running statistics), named like the
     engine's."""
-    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)
+    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d,
+             _LocallyConnected, _Minibatch)
     theirs = [m for m in module.modules() if isinstance(m, kinds)]
     ours = [(index, layer) for index, layer in enumerate(net.layers) if layer.parameter_shapes()]
     tensors = {}
@@ -101,7 +142,9 @@ def torch_parameters(module, net):
                             f"layer{index}_running_mean": m.running_mean,
                             f"layer{index}_running_var": m.running_var})
         else:
-            tensors.update({f"layer{index}_weight": m.weight, f"layer{index}_bias": m.bias})
+            tensors[f"layer{index}_weight"] = m.weight
+            if "bias" in layer.parameter_shapes():
+                tensors[f"layer{index}_bias"] = m.bias
     return tensors
 
 
@@ -145,6 +188,10 @@ ORACLE_CASES = [
     ("UPSAMPLE|3|1", (2, 4, 5)),
     ("UPSAMPLE|2|2,CONV|64|5|5|1|1|2|2|LEAKYRELU", (128, 7, 7)),
     ("UPSAMPLE|2|3,CONV|8|4|3|1|1|1|2|RELU", (16, 4, 3)),
+    ("LOCAL|8|5|5|1|1|2|2|LEAKYRELU", (1, 25, 25)),
+    ("LOCAL|4|3|2|2|1|0|1|TANH", (3, 9, 8)),
+    ("MINIBATCH|10|5", (64,)),
+    ("RESHAPE|FLAT,DENSE|32|LEAKYRELU,MINIBATCH|6|3,DENSE|1|LINEAR", (1, 5, 5)),
     ("BNORM", (40,)),
     ("BNORM", (16, 7, 7)),
     ("CONV|8|3|3|1|1|1|1|RELU,BNORM,DENSE|4|TANH", (3, 6, 6)),

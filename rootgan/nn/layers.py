@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from ..errors import LayoutError
-from .kernels import activations, conv, dense, norm, pool
+from .kernels import activations, conv, dense, local, norm, pool
 from .kernels.reduce import add_partials
 
 
@@ -440,6 +440,46 @@ class TransposedConv2D(Conv2D):
         return self.dx[:n] if need_dx else None
 
 
+class LocallyConnected2D(Conv2D):
+    """``LOCAL|n|fH|fW|strideR|strideC|padH|padW|ACT``: a convolution's geometry with its
+    own filters at every output position (Keras' LocallyConnected2D; LAGAN's layers):
+    weight ``(positions, n, c_in * fH * fW)``, bias ``(n, H_out, W_out)``."""
+
+    kind = "LOCAL"
+
+    def parameter_shapes(self):
+        c_in = self.input_shape[0]
+        positions = self.shape[1] * self.shape[2]
+        return {"weight": (positions, self.filters, c_in * self.kernel[0] * self.kernel[1]),
+                "bias": (self.filters, self.shape[1], self.shape[2])}
+
+    def build(self, input_shape, dtype):
+        super().build(input_shape, dtype)
+        self.patch = local.patch_indices(self.input_shape, self.kernel, self.stride,
+                                         self.padding, self.shape[1:])
+        self.zero_bias = np.zeros(self.filters, self.dtype)
+
+    def _allocate(self, n, nchunks):
+        # gradients go straight into the network's views: no per-thread partials
+        self._allocate_common(n, nchunks, self.input_size, (0,), 0)
+
+    def _linear_forward(self, x, training):
+        n = x.shape[0]
+        self._prepare(n)
+        self.x = x
+        local.local_forward(x, self.params["weight"], self.params["bias"].reshape(
+            self.filters, -1), self.patch, self.zero_bias, self.y[:n], self.act, self.slope)
+        return self.y[:n]
+
+    def _linear_backward(self, dy, need_dx, need_dw):
+        n = dy.shape[0]
+        local.local_backward(self.x, self.params["weight"], self.y[:n],
+                             np.ascontiguousarray(dy, self.dtype), self.dz[:n], self.dx[:n],
+                             self.grads["weight"], self.grads["bias"].reshape(self.filters, -1),
+                             self.patch, self.act, self.slope, need_dx, need_dw)
+        return self.dx[:n] if need_dx else None
+
+
 class MaxPool2D(Layer):
     kind = "MAXPOOL"
 
@@ -690,4 +730,64 @@ class Dropout(Layer):
             return dy
         n = dy.shape[0]
         np.multiply(dy, self.mask[:n], out=self.dx[:n])
+        return self.dx[:n]
+
+
+class MinibatchDiscrimination(Layer):
+    """``MINIBATCH|nKernels|kernelDim`` (Salimans et al. 2016; CaloGAN's discriminator):
+    the flat input x (n, A) is projected by a trained T (A, nKernels * kernelDim) to
+    M (n, nKernels, kernelDim); feature b of sample i is ``sum_j exp(-||M_ib - M_jb||_1)``
+    over the batch (self included); the output is x with those nKernels features appended,
+    so the discriminator sees how alike the samples of a batch are (punishing mode
+    collapse). Outputs depend on the whole batch, in training and in inference."""
+
+    kind = "MINIBATCH"
+
+    def __init__(self, kernels, dims):
+        super().__init__()
+        _check_positive(self.kind, kernels=kernels, kernel_dim=dims)
+        self.kernels, self.dims = int(kernels), int(dims)
+
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)) + self.kernels,)
+
+    def parameter_shapes(self):
+        return {"weight": (self.input_size, self.kernels * self.dims)}
+
+    def fans(self):
+        return (self.input_size, self.kernels * self.dims)
+
+    def get_config(self):
+        return {"kind": self.kind, "kernels": self.kernels, "dims": self.dims}
+
+    def _allocate(self, n, nchunks):
+        self.y = self._empty(n, self.output_size)
+        self.m = self._empty(n, self.kernels * self.dims)
+        self.closeness = self._empty(n, n, self.kernels)
+        self.dm = self._empty(n, self.kernels * self.dims)
+        self.dx = self._empty(n, self.input_size)
+
+    def forward(self, x, training=True):
+        n = x.shape[0]
+        self._prepare(n)
+        if self.closeness.shape[0] != n:  # pairwise terms are sized by the batch itself
+            self.closeness = self._empty(n, n, self.kernels)
+        self.x = x
+        np.matmul(x, self.params["weight"], out=self.m[:n])
+        self.y[:n, :self.input_size] = x
+        norm.minibatch_features(self.m[:n], self.kernels, self.dims, self.closeness,
+                                self.y[:n, self.input_size:])
+        return self.y[:n]
+
+    def backward(self, dy, need_dx=True, need_dw=True):
+        n = dy.shape[0]
+        dy = np.ascontiguousarray(dy, self.dtype)
+        norm.minibatch_backward(self.m[:n], self.closeness, np.ascontiguousarray(
+            dy[:, self.input_size:]), self.kernels, self.dims, self.dm[:n])
+        if need_dw:
+            self.grads["weight"] += self.x.T @ self.dm[:n]
+        if not need_dx:
+            return None
+        np.matmul(self.dm[:n], self.params["weight"].T, out=self.dx[:n])
+        self.dx[:n] += dy[:, :self.input_size]
         return self.dx[:n]

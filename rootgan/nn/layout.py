@@ -5,8 +5,8 @@ layer and activation words are case-sensitive, as in TMVA."""
 import numpy as np
 
 from ..errors import LayoutError, did_you_mean
-from .layers import (BatchNorm, Conv2D, Dense, Dropout, MaxPool2D, Reshape, TransposedConv2D,
-                     Upsample2D)
+from .layers import (BatchNorm, Conv2D, Dense, Dropout, LocallyConnected2D, MaxPool2D,
+                     MinibatchDiscrimination, Reshape, TransposedConv2D, Upsample2D)
 from .network import Network
 
 ACTIVATIONS = ("RELU", "LEAKYRELU", "TANH", "SIGMOID", "LINEAR", "SOFTSIGN", "SYMMRELU",
@@ -20,11 +20,11 @@ FORMS = {
     "UPSAMPLE": "UPSAMPLE|fH|fW",
     "TRANSCONV": "TRANSCONV|n|fH|fW|strideR|strideC|padH|padW|ACT or "
                  "TRANSCONV|n|fH|fW|strideR|strideC|padH|padW|outPadH|outPadW|ACT",
+    "LOCAL": "LOCAL|n|fH|fW|strideR|strideC|padH|padW|ACT",
     "BNORM": "BNORM",
     "DROPOUT": "DROPOUT|rate",
+    "MINIBATCH": "MINIBATCH|nKernels|kernelDim",
 }
-# Words the grammar reserves for the rest of the "Engine, part 2" issue.
-LATER_WORDS = ("LOCAL", "MINIBATCH")
 
 
 def _integers(fields, names, where):
@@ -58,19 +58,15 @@ def parse_layer(text, index, slope, network_name="network"):
     if fields[-1] == "SPECTRALNORM":
         raise LayoutError(f"{where}: SPECTRALNORM is not yet supported (it comes with the "
                           f"'Engine, part 2' issue); remove the trailing field")
-    if word in LATER_WORDS:
-        raise LayoutError(f"{where}: {word} is not yet supported (it comes with the "
-                          f"'Engine, part 2' issue); available layers: {', '.join(FORMS)}")
     if word not in FORMS:
-        known = list(FORMS) + list(LATER_WORDS)
         raise LayoutError(f"{where}: unknown layer {word!r}; expected one of "
-                          f"{', '.join(FORMS)}{did_you_mean(word, known)}")
+                          f"{', '.join(FORMS)}{did_you_mean(word, FORMS)}")
     try:
         if word == "DENSE":
             _expect_fields(word, fields, (2,), where)
             (width,) = _integers(fields[1:2], ["width"], where)
             return Dense(width, _activation(fields[2], where), slope)
-        if word in ("CONV", "TRANSCONV"):
+        if word in ("CONV", "TRANSCONV", "LOCAL"):
             counts = (8, 10) if word == "TRANSCONV" else (8,)
             _expect_fields(word, fields, counts, where)
             names = ["n", "fH", "fW", "strideR", "strideC", "padH", "padW", "outPadH",
@@ -80,12 +76,18 @@ def parse_layer(text, index, slope, network_name="network"):
             n, fh, fw, sr, sc, ph, pw = numbers[:7]
             if word == "CONV":
                 return Conv2D(n, (fh, fw), (sr, sc), (ph, pw), act, slope)
+            if word == "LOCAL":
+                return LocallyConnected2D(n, (fh, fw), (sr, sc), (ph, pw), act, slope)
             out_pad = tuple(numbers[7:9]) if len(numbers) == 9 else (0, 0)
             return TransposedConv2D(n, (fh, fw), (sr, sc), (ph, pw), out_pad, act, slope)
         if word == "MAXPOOL":
             _expect_fields(word, fields, (4,), where)
             fh, fw, sr, sc = _integers(fields[1:], ["fH", "fW", "strideR", "strideC"], where)
             return MaxPool2D((fh, fw), (sr, sc))
+        if word == "MINIBATCH":
+            _expect_fields(word, fields, (2,), where)
+            kernels, dims = _integers(fields[1:], ["nKernels", "kernelDim"], where)
+            return MinibatchDiscrimination(kernels, dims)
         if word == "BNORM":
             _expect_fields(word, fields, (0,), where)
             return BatchNorm()

@@ -101,3 +101,40 @@ def dropout_forward(x, mask, rate, y):
             m = keep if mask[s, i] >= rate else 0.0
             mask[s, i] = m
             y[s, i] = x[s, i] * m
+
+
+@njit(parallel=True, cache=True)
+def minibatch_features(m, kernels, dims, closeness, out):
+    """Minibatch discrimination (Salimans et al. 2016): for projections ``m (n, kernels *
+    dims)``, ``closeness[i, j, b] = exp(-sum_c |m[i,b,c] - m[j,b,c]|)`` and
+    ``out[i, b] = sum_j closeness[i, j, b]`` (j = i included, as CaloGAN's layer)."""
+    n = m.shape[0]
+    for i in prange(n):
+        for b in range(kernels):
+            total = 0.0
+            for j in range(n):
+                distance = 0.0
+                for c in range(dims):
+                    distance += abs(m[i, b * dims + c] - m[j, b * dims + c])
+                e = np.exp(-distance)
+                closeness[i, j, b] = e
+                total += e
+            out[i, b] = total
+
+
+@njit(parallel=True, cache=True)
+def minibatch_backward(m, closeness, dout, kernels, dims, dm):
+    """``dm[k,b,c] = -sum_j (dout[k,b] + dout[j,b]) closeness[k,j,b] sign(m[k,b,c] -
+    m[j,b,c])``: o[i,b] depends on m[k] both as the row i = k and as a partner j = k."""
+    n = m.shape[0]
+    for k in prange(n):
+        for b in range(kernels):
+            for c in range(dims):
+                acc = 0.0
+                mk = m[k, b * dims + c]
+                for j in range(n):
+                    d = mk - m[j, b * dims + c]
+                    if d != 0.0:
+                        acc += (dout[k, b] + dout[j, b]) * closeness[k, j, b] * (
+                            1.0 if d > 0 else -1.0)
+                dm[k, b * dims + c] = -acc
