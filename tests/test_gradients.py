@@ -291,3 +291,60 @@ def test_dropout_masks_are_seeded_and_resume_from_the_saved_state():
     resumed = fresh()
     resumed.set_parameters(second.get_parameters())  # as a checkpoint does
     np.testing.assert_array_equal(resumed.forward(x), outputs[1])
+
+
+@pytest.mark.parametrize("layout,input_shape", [
+    ("DENSE|4|TANH|SPECTRALNORM", (5,)),
+    ("CONV|3|3|3|1|1|1|1|LEAKYRELU|SPECTRALNORM", (2, 4, 4)),
+    ("CONV|3|3|3|1|1|1|1|LINEAR|SPECTRALNORM", (5, 4, 4)),
+    ("TRANSCONV|2|3|3|2|2|1|1|TANH|SPECTRALNORM", (3, 3, 3)),
+    ("LOCAL|2|3|3|1|1|1|1|TANH|SPECTRALNORM", (2, 4, 4)),
+])
+def test_spectral_norm_gradient_matches_finite_differences(layout, input_shape):
+    """With u and v fixed (an inference forward), the layer computes f(W / (u.W v))."""
+    net = random_network(layout, input_shape, np.float64)
+    for _ in range(3):  # move u and v away from their start
+        net.forward(np.ones((2,) + input_shape))
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(2,) + input_shape)
+    r = rng.normal(size=(2,) + net.output_shape)
+    net.forward(x, training=False)
+    net.zero_grad()
+    dx = net.backward(r).copy()
+    dparams = net.gradients.copy()
+
+    def loss():
+        return float(np.sum(net.forward(x, training=False) * r))
+    eps = 1e-6
+    numeric = np.empty(net.parameters.size)
+    for i in range(net.parameters.size):
+        saved = net.parameters[i]
+        net.parameters[i] = saved + eps
+        up = loss()
+        net.parameters[i] = saved - eps
+        down = loss()
+        net.parameters[i] = saved
+        numeric[i] = (up - down) / (2 * eps)
+    np.testing.assert_allclose(dparams, numeric, rtol=1e-5, atol=1e-7)
+    numeric_dx = np.empty(x.size)
+    flat = x.reshape(-1)
+    for i in range(x.size):
+        saved = flat[i]
+        flat[i] = saved + eps
+        up = loss()
+        flat[i] = saved - eps
+        down = loss()
+        flat[i] = saved
+        numeric_dx[i] = (up - down) / (2 * eps)
+    np.testing.assert_allclose(dx.reshape(-1), numeric_dx, rtol=1e-5, atol=1e-7)
+
+
+def test_spectral_norm_power_iteration_finds_the_largest_singular_value():
+    net = random_network("DENSE|12|LINEAR|SPECTRALNORM", (9,), np.float64)
+    weight = net.get_parameters()["layer0_weight"]
+    for _ in range(60):
+        net.forward(np.ones((1, 9)))
+    layer = net.layers[0]
+    assert layer.sigma == pytest.approx(np.linalg.svd(weight, compute_uv=False)[0], rel=1e-6)
+    normalised = np.linalg.svd(weight / layer.sigma, compute_uv=False)[0]
+    assert normalised == pytest.approx(1.0, rel=1e-6)

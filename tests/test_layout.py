@@ -122,8 +122,11 @@ def test_batch_norm_needs_a_batch_for_flat_features():
         net.forward(np.ones((1, 5), np.float32))
 
 
-def test_spectral_norm_field_is_not_yet_supported():
-    assert "SPECTRALNORM is not yet supported" in _error("CONV|8|3|3|1|1|1|1|RELU|SPECTRALNORM")
+def test_spectral_norm_is_a_field_of_weighted_layers_only():
+    assert "SPECTRALNORM is a trailing field of DENSE, CONV, LOCAL, TRANSCONV only, not of " \
+        "MAXPOOL" in _error("CONV|8|3|3|1|1|1|1|RELU,MAXPOOL|2|2|2|2|SPECTRALNORM")
+    build_network("CONV|8|3|3|1|1|1|1|RELU|SPECTRALNORM,RESHAPE|FLAT,DENSE|1|LINEAR|SPECTRALNORM",
+                  (1, 25, 25))
 
 
 def test_empty_layouts_and_empty_entries_are_rejected():

@@ -47,7 +47,7 @@ def initialize(network, rng, scheme="XAVIERUNIFORM"):
         )
     draw = INITIALIZERS[key]
     for layer in network.layers:
-        if hasattr(layer, "seed"):  # dropout: its mask stream starts from the network's seed
+        if getattr(layer, "seeded", False):  # dropout masks, spectral-norm vectors
             layer.seed(rng)
         if "weight" not in layer.params:
             continue

@@ -122,9 +122,15 @@ class _Activated(Layer):
     """A layer followed by an activation. Activations whose derivative follows from their
     output are fused into the layer's kernels, so only the output is kept; GAUSS and
     SYMMRELU lose the input's sign, so they run as a separate pass that keeps the
-    pre-activation."""
+    pre-activation.
 
-    def __init__(self, activation, slope):
+    With ``spectral_norm`` (the layout's trailing SPECTRALNORM field; Miyato et al. 2018,
+    as torch.nn.utils.spectral_norm) the layer computes with W / sigma(W): each training
+    forward does one power-iteration step on the weight matrix (rows = output units) with
+    the persistent vectors u and v, sigma = u.W v; inference uses the stored u and v. The
+    gradient treats u and v as constants: dL/dW = (G - sum(G * W_sn) u v^T) / sigma."""
+
+    def __init__(self, activation, slope, spectral_norm=False):
         super().__init__()
         if activation not in activations.CODES:
             raise LayoutError(f"unknown activation {activation!r}")
@@ -134,6 +140,33 @@ class _Activated(Layer):
         self.act = code if fused else activations.LINEAR
         self.post = None if fused else code
         self.slope = float(slope)
+        self.spectral_norm = bool(spectral_norm)
+
+    @property
+    def seeded(self):
+        """Whether ``initialize`` gives this layer a random stream (u and v of SN)."""
+        return self.spectral_norm
+
+    def build(self, input_shape, dtype):
+        super().build(input_shape, dtype)
+        if self.spectral_norm:
+            rows, columns = self._weight_matrix(np.empty(self.parameter_shapes()["weight"],
+                                                         self.dtype)).shape
+            self.sn_u = np.full(rows, 1 / np.sqrt(rows), self.dtype)
+            self.sn_v = np.full(columns, 1 / np.sqrt(columns), self.dtype)
+            self.sigma = self.dtype.type(1)
+
+    def seed(self, rng):
+        for vector in (self.sn_u, self.sn_v):
+            vector[:] = rng.standard_normal(vector.size)
+            vector /= max(np.linalg.norm(vector), 1e-12)
+
+    def buffers(self):
+        return {"sn_u": self.sn_u, "sn_v": self.sn_v} if self.spectral_norm else {}
+
+    def _weight_matrix(self, weight):
+        """The weight as a matrix whose rows are the output units (PyTorch's choice)."""
+        return weight.reshape(weight.shape[0], -1)
 
     def _allocate_common(self, n, nchunks, input_size, weight_parts_shape, bias_size):
         self.y = self._empty(n, self.output_size)
@@ -146,7 +179,15 @@ class _Activated(Layer):
             self.dpost = self._empty(n, self.output_size)
 
     def forward(self, x, training=True):
-        y = self._linear_forward(x, training)
+        if self.spectral_norm:
+            weight = self.params["weight"]
+            self.params["weight"] = self._normalised_weight(weight, training)
+            try:
+                y = self._linear_forward(x, training)
+            finally:
+                self.params["weight"] = weight
+        else:
+            y = self._linear_forward(x, training)
         if self.post is not None:
             activations.activate_from_input(y, self.z[:y.shape[0]], self.post)
         return y
@@ -157,7 +198,38 @@ class _Activated(Layer):
             activations.grad_from_input(np.ascontiguousarray(dy, self.dtype), self.z[:n],
                                         self.dpost[:n], self.post)
             dy = self.dpost[:n]
-        return self._linear_backward(dy, need_dx, need_dw)
+        if not self.spectral_norm:
+            return self._linear_backward(dy, need_dx, need_dw)
+        weight, grad = self.params["weight"], self.grads["weight"]
+        self.params["weight"], self.grads["weight"] = self.w_sn, self.g_sn
+        self.g_sn[...] = 0
+        try:
+            dx = self._linear_backward(dy, need_dx, need_dw)
+        finally:
+            self.params["weight"], self.grads["weight"] = weight, grad
+        if need_dw:
+            g = self._weight_matrix(self.g_sn)
+            correction = np.sum(g * self._weight_matrix(self.w_sn))
+            g -= correction * np.outer(self.sn_u, self.sn_v)
+            grad += self._weight_unmatrix(g, grad.shape) / self.sigma
+        return dx
+
+    def _weight_unmatrix(self, matrix, shape):
+        return matrix.reshape(shape)
+
+    def _normalised_weight(self, weight, training):
+        if not hasattr(self, "w_sn"):
+            self.w_sn = np.empty_like(weight)
+            self.g_sn = np.empty_like(weight)
+        matrix = self._weight_matrix(weight)
+        if training:  # one power-iteration step (torch: v first, then u)
+            v = matrix.T @ self.sn_u
+            self.sn_v[:] = v / max(np.linalg.norm(v), 1e-12)
+            u = matrix @ self.sn_v
+            self.sn_u[:] = u / max(np.linalg.norm(u), 1e-12)
+        self.sigma = self.dtype.type(self.sn_u @ (matrix @ self.sn_v))
+        np.divide(weight, self.sigma, out=self.w_sn)
+        return self.w_sn
 
     def _reduce(self):
         add_partials(self.dw_parts, self.grads["weight"].reshape(-1))
@@ -167,8 +239,8 @@ class _Activated(Layer):
 class Dense(_Activated):
     kind = "DENSE"
 
-    def __init__(self, width, activation="LINEAR", slope=0.2):
-        super().__init__(activation, slope)
+    def __init__(self, width, activation="LINEAR", slope=0.2, spectral_norm=False):
+        super().__init__(activation, slope, spectral_norm)
         _check_positive("DENSE", width=width)
         self.width = int(width)
 
@@ -210,8 +282,8 @@ class Conv2D(_Activated):
     kind = "CONV"
 
     def __init__(self, filters, kernel, stride=(1, 1), padding=(0, 0), activation="LINEAR",
-                 slope=0.2):
-        super().__init__(activation, slope)
+                 slope=0.2, spectral_norm=False):
+        super().__init__(activation, slope, spectral_norm)
         self.upsample = (1, 1)
         self.filters = int(filters)
         self.kernel = tuple(int(k) for k in kernel)
@@ -371,8 +443,8 @@ class TransposedConv2D(Conv2D):
     kind = "TRANSCONV"
 
     def __init__(self, filters, kernel, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
-                 activation="LINEAR", slope=0.2):
-        super().__init__(filters, kernel, stride, padding, activation, slope)
+                 activation="LINEAR", slope=0.2, spectral_norm=False):
+        super().__init__(filters, kernel, stride, padding, activation, slope, spectral_norm)
         self.output_padding = tuple(int(p) for p in output_padding)
         for axis, (op, s) in enumerate(zip(self.output_padding, self.stride)):
             if not 0 <= op < s:
@@ -400,6 +472,14 @@ class TransposedConv2D(Conv2D):
     def parameter_shapes(self):
         c_in = self.input_shape[0]
         return {"weight": (c_in, self.filters) + self.kernel, "bias": (self.filters,)}
+
+    def _weight_matrix(self, weight):
+        # the output units are the weight's second axis (torch's spectral_norm uses dim=1)
+        return weight.transpose(1, 0, 2, 3).reshape(weight.shape[1], -1)
+
+    def _weight_unmatrix(self, matrix, shape):
+        c_in, filters = shape[:2]
+        return matrix.reshape((filters, c_in) + shape[2:]).transpose(1, 0, 2, 3)
 
     def fans(self):
         # PyTorch's convention for transposed convolutions (weight dim 1 is fan-in)
@@ -452,6 +532,10 @@ class LocallyConnected2D(Conv2D):
         positions = self.shape[1] * self.shape[2]
         return {"weight": (positions, self.filters, c_in * self.kernel[0] * self.kernel[1]),
                 "bias": (self.filters, self.shape[1], self.shape[2])}
+
+    def _weight_matrix(self, weight):
+        # every (position, filter) pair is an output unit
+        return weight.reshape(-1, weight.shape[2])
 
     def build(self, input_shape, dtype):
         super().build(input_shape, dtype)
@@ -680,6 +764,7 @@ class Dropout(Layer):
     seed), counted per call, so a resumed training draws the same masks."""
 
     kind = "DROPOUT"
+    seeded = True  # initialize gives it its mask stream
 
     def __init__(self, rate):
         super().__init__()

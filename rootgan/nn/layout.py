@@ -25,6 +25,8 @@ FORMS = {
     "DROPOUT": "DROPOUT|rate",
     "MINIBATCH": "MINIBATCH|nKernels|kernelDim",
 }
+# layers that take the trailing SPECTRALNORM field
+SPECTRAL_WORDS = ("DENSE", "CONV", "LOCAL", "TRANSCONV")
 
 
 def _integers(fields, names, where):
@@ -55,9 +57,12 @@ def parse_layer(text, index, slope, network_name="network"):
     where = f"{network_name} layer {index} ({text})"
     fields = [f.strip() for f in text.split("|")]
     word = fields[0]
-    if fields[-1] == "SPECTRALNORM":
-        raise LayoutError(f"{where}: SPECTRALNORM is not yet supported (it comes with the "
-                          f"'Engine, part 2' issue); remove the trailing field")
+    spectral = fields[-1] == "SPECTRALNORM"
+    if spectral:
+        if word not in SPECTRAL_WORDS:
+            raise LayoutError(f"{where}: SPECTRALNORM is a trailing field of "
+                              f"{', '.join(SPECTRAL_WORDS)} only, not of {word}")
+        fields = fields[:-1]
     if word not in FORMS:
         raise LayoutError(f"{where}: unknown layer {word!r}; expected one of "
                           f"{', '.join(FORMS)}{did_you_mean(word, FORMS)}")
@@ -65,7 +70,7 @@ def parse_layer(text, index, slope, network_name="network"):
         if word == "DENSE":
             _expect_fields(word, fields, (2,), where)
             (width,) = _integers(fields[1:2], ["width"], where)
-            return Dense(width, _activation(fields[2], where), slope)
+            return Dense(width, _activation(fields[2], where), slope, spectral)
         if word in ("CONV", "TRANSCONV", "LOCAL"):
             counts = (8, 10) if word == "TRANSCONV" else (8,)
             _expect_fields(word, fields, counts, where)
@@ -75,11 +80,12 @@ def parse_layer(text, index, slope, network_name="network"):
             act = _activation(fields[-1], where)
             n, fh, fw, sr, sc, ph, pw = numbers[:7]
             if word == "CONV":
-                return Conv2D(n, (fh, fw), (sr, sc), (ph, pw), act, slope)
+                return Conv2D(n, (fh, fw), (sr, sc), (ph, pw), act, slope, spectral)
             if word == "LOCAL":
-                return LocallyConnected2D(n, (fh, fw), (sr, sc), (ph, pw), act, slope)
+                return LocallyConnected2D(n, (fh, fw), (sr, sc), (ph, pw), act, slope, spectral)
             out_pad = tuple(numbers[7:9]) if len(numbers) == 9 else (0, 0)
-            return TransposedConv2D(n, (fh, fw), (sr, sc), (ph, pw), out_pad, act, slope)
+            return TransposedConv2D(n, (fh, fw), (sr, sc), (ph, pw), out_pad, act, slope,
+                                    spectral)
         if word == "MAXPOOL":
             _expect_fields(word, fields, (4,), where)
             fh, fw, sr, sc = _integers(fields[1:], ["fH", "fW", "strideR", "strideC"], where)
