@@ -15,6 +15,7 @@ torch = pytest.importorskip(
 )
 nn = torch.nn
 F = torch.nn.functional
+from .torch_layers import LocallyConnected, Minibatch  # noqa: E402  (needs torch)
 
 
 def assert_close(ours, theirs, what):
@@ -32,40 +33,6 @@ class _Elementwise(nn.Module):
 
     def forward(self, x):
         return self.function(x)
-
-
-class _LocallyConnected(nn.Module):
-    """A locally connected layer written with unfold: weight (positions, n, c*fh*fw)."""
-
-    def __init__(self, input_shape, filters, kernel, stride, padding):
-        super().__init__()
-        c, h, w = input_shape
-        h_out = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
-        w_out = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
-        self.geometry = (kernel, stride, padding, (filters, h_out, w_out))
-        self.weight = nn.Parameter(torch.zeros(h_out * w_out, filters, c * kernel[0] * kernel[1]))
-        self.bias = nn.Parameter(torch.zeros(filters, h_out, w_out))
-
-    def forward(self, x):
-        kernel, stride, padding, shape = self.geometry
-        cols = F.unfold(x, kernel, padding=padding, stride=stride)   # (n, k, positions)
-        y = torch.einsum("nkp,pfk->nfp", cols, self.weight)
-        return y.reshape((len(x),) + shape) + self.bias
-
-
-class _Minibatch(nn.Module):
-    """Minibatch discrimination transcribed directly (Salimans et al. 2016, self included)."""
-
-    def __init__(self, features, kernels, dims):
-        super().__init__()
-        self.shape = (kernels, dims)
-        self.weight = nn.Parameter(torch.zeros(features, kernels * dims))
-
-    def forward(self, x):
-        x = x.flatten(1)
-        m = (x @ self.weight).view(len(x), *self.shape)
-        closeness = torch.exp(-(m[:, None] - m[None]).abs().sum(-1))   # (n, n, kernels)
-        return torch.cat([x, closeness.sum(1)], dim=1)
 
 
 def torch_activation(name, slope=0.2):
@@ -96,10 +63,10 @@ def torch_layer(text, input_shape):
                                                 out_pad), torch_activation(f[-1]))
     if word == "LOCAL":
         n, kh, kw, sr, sc, ph, pw = map(int, f[1:8])
-        return nn.Sequential(_LocallyConnected(input_shape, n, (kh, kw), (sr, sc), (ph, pw)),
+        return nn.Sequential(LocallyConnected(input_shape, n, (kh, kw), (sr, sc), (ph, pw)),
                              torch_activation(f[8]))
     if word == "MINIBATCH":
-        return _Minibatch(int(np.prod(input_shape)), int(f[1]), int(f[2]))
+        return Minibatch(int(np.prod(input_shape)), int(f[1]), int(f[2]))
     if word == "MAXPOOL":
         kh, kw, sr, sc = map(int, f[1:5])
         return nn.MaxPool2d((kh, kw), (sr, sc))
@@ -132,7 +99,7 @@ def torch_parameters(module, net):
     """Torch's parameter tensors (and batch-norm running statistics), named like the
     engine's."""
     kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d,
-             _LocallyConnected, _Minibatch)
+             LocallyConnected, Minibatch)
     theirs = [m for m in module.modules() if isinstance(m, kinds)]
     ours = [(index, layer) for index, layer in enumerate(net.layers) if layer.parameter_shapes()]
     tensors = {}

@@ -719,8 +719,8 @@ class BatchNorm(Layer):
 
     def _allocate(self, n, nchunks):
         self.y = self._empty(n, self.input_size)
-        self.xhat = self._empty(n, self.input_size)
         self.dx = self._empty(n, self.input_size)
+        self.blocks = norm.channel_blocks(self.channels, nchunks)
 
     def forward(self, x, training=True):
         n = x.shape[0]
@@ -729,11 +729,12 @@ class BatchNorm(Layer):
                               "batch of one flat sample has no variance; use batches of 2 or "
                               "more")
         self._prepare(n)
+        self.x = x
         self._training = training
         if training:
             norm.batchnorm_train_forward(x, self.params["gamma"], self.params["beta"],
-                                         self.channels, self.size, self.EPS, self._mean,
-                                         self._var, self._inv_std, self.xhat[:n], self.y[:n])
+                                         self.size, self.EPS, self.blocks, self._mean,
+                                         self._var, self._inv_std, self.y[:n])
             count = n * self.size
             m = self.dtype.type(self.MOMENTUM)
             self.running_mean *= 1 - m
@@ -743,15 +744,16 @@ class BatchNorm(Layer):
         else:
             np.divide(1, np.sqrt(self.running_var + self.dtype.type(self.EPS)),
                       out=self._inv_std)
+            self._mean[:] = self.running_mean
             norm.batchnorm_inference_forward(x, self.params["gamma"], self.params["beta"],
-                                             self.channels, self.size, self.running_mean,
-                                             self._inv_std, self.xhat[:n], self.y[:n])
+                                             self.size, self.blocks, self.running_mean,
+                                             self._inv_std, self.y[:n])
         return self.y[:n]
 
     def backward(self, dy, need_dx=True, need_dw=True):
         n = dy.shape[0]
-        norm.batchnorm_backward(np.ascontiguousarray(dy, self.dtype), self.xhat[:n],
-                                self.params["gamma"], self._inv_std, self.channels, self.size,
+        norm.batchnorm_backward(np.ascontiguousarray(dy, self.dtype), self.x, self._mean,
+                                self.params["gamma"], self._inv_std, self.size, self.blocks,
                                 self._training, self.dx[:n], self.grads["gamma"],
                                 self.grads["beta"], need_dx, need_dw)
         return self.dx[:n] if need_dx else None

@@ -1,94 +1,139 @@
-"""Batch normalisation and dropout kernels. A sample is a row; feature or channel ``c``
-owns the values ``[c * size, (c + 1) * size)`` of every row (``size`` = 1 for flat data,
-height * width for images). Batch-norm kernels run one channel per thread; statistics are
-accumulated in float64."""
+"""Batch normalisation, dropout and minibatch-discrimination kernels. A sample is a row;
+feature or channel ``c`` owns the values ``[c * size, (c + 1) * size)`` of every row
+(``size`` = 1 for flat data, height * width for images). Batch-norm kernels run one block
+of channels per thread and read the rows in memory order (flat features would otherwise be
+read with a stride of the row length); statistics are accumulated in float64."""
 
 import numpy as np
 from numba import njit, prange
 
 
+def channel_blocks(channels, threads):
+    """Channel-block boundaries: a few blocks per thread, so blocks balance."""
+    count = max(1, min(channels, 4 * threads))
+    return np.linspace(0, channels, count + 1).astype(np.int64)
+
+
 @njit(parallel=True, cache=True)
-def batchnorm_train_forward(x, gamma, beta, channels, size, eps, mean, var, inv_std, xhat, y):
-    """Normalise with the batch statistics; ``mean``, ``var`` (biased) and ``inv_std`` =
-    1 / sqrt(var + eps) per channel are returned through their arrays."""
+def batchnorm_train_forward(x, gamma, beta, size, eps, blocks, mean, var, inv_std, y):
+    """Normalise with the batch statistics (one pass for sums and squares in float64);
+    ``mean``, ``var`` (biased) and ``inv_std`` = 1 / sqrt(var + eps) per channel are
+    returned through their arrays. Rows are read in order within each channel block."""
     n = x.shape[0]
     count = n * size
-    for c in prange(channels):
-        lo = c * size
-        hi = lo + size
-        total = 0.0
+    for b in prange(blocks.size - 1):
+        c0, c1 = blocks[b], blocks[b + 1]
+        sums = np.zeros(c1 - c0)
+        squares = np.zeros(c1 - c0)
         for s in range(n):
-            for i in range(lo, hi):
-                total += x[s, i]
-        m = total / count
-        squares = 0.0
-        for s in range(n):
-            for i in range(lo, hi):
-                d = x[s, i] - m
-                squares += d * d
-        v = squares / count
-        inv = 1.0 / np.sqrt(v + eps)
-        mean[c] = m
-        var[c] = v
-        inv_std[c] = inv
-        g = gamma[c]
-        b = beta[c]
-        for s in range(n):
-            for i in range(lo, hi):
-                h = (x[s, i] - m) * inv
-                xhat[s, i] = h
-                y[s, i] = g * h + b
+            if size == 1:  # flat features: one value per channel, vectorisable over c
+                for c in range(c0, c1):
+                    v = x[s, c]
+                    sums[c - c0] += v
+                    squares[c - c0] += v * v
+                continue
+            for c in range(c0, c1):
+                acc = 0.0
+                acc2 = 0.0
+                for i in range(c * size, (c + 1) * size):
+                    v = x[s, i]
+                    acc += v
+                    acc2 += v * v
+                sums[c - c0] += acc
+                squares[c - c0] += acc2
+        for c in range(c0, c1):
+            m = sums[c - c0] / count
+            v = max(squares[c - c0] / count - m * m, 0.0)
+            mean[c] = m
+            var[c] = v
+            inv_std[c] = 1.0 / np.sqrt(v + eps)
+        _affine_rows(x, y, gamma, beta, mean, inv_std, size, c0, c1)
 
 
-@njit(parallel=True, cache=True)
-def batchnorm_inference_forward(x, gamma, beta, channels, size, running_mean, inv_std, xhat,
-                                y):
-    """Normalise with the running statistics."""
-    n = x.shape[0]
-    for c in prange(channels):
-        m = running_mean[c]
-        inv = inv_std[c]
-        g = gamma[c]
-        b = beta[c]
-        for s in range(n):
+@njit(cache=True)
+def _affine_rows(x, y, gamma, beta, mean, inv_std, size, c0, c1):
+    """``y = gamma (x - mean) inv_std + beta`` for the channels [c0, c1) of every row."""
+    scale = np.empty(c1 - c0, x.dtype)
+    shift = np.empty(c1 - c0, x.dtype)
+    for c in range(c0, c1):
+        scale[c - c0] = gamma[c] * inv_std[c]
+        shift[c - c0] = beta[c] - mean[c] * scale[c - c0]
+    for s in range(x.shape[0]):
+        if size == 1:
+            for c in range(c0, c1):
+                y[s, c] = x[s, c] * scale[c - c0] + shift[c - c0]
+            continue
+        for c in range(c0, c1):
+            a = scale[c - c0]
+            b = shift[c - c0]
             for i in range(c * size, (c + 1) * size):
-                h = (x[s, i] - m) * inv
-                xhat[s, i] = h
-                y[s, i] = g * h + b
+                y[s, i] = x[s, i] * a + b
 
 
 @njit(parallel=True, cache=True)
-def batchnorm_backward(dy, xhat, gamma, inv_std, channels, size, training, dx, dgamma, dbeta,
-                       need_dx, need_dw):
-    """Gradients of a batch-norm forward. In training the batch statistics depend on x:
-    ``dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat))``; after an inference
-    forward ``dx = gamma inv_std dy``. ``dgamma += sum(dy xhat)``, ``dbeta += sum(dy)``."""
+def batchnorm_inference_forward(x, gamma, beta, size, blocks, running_mean, inv_std, y):
+    """Normalise with the running statistics."""
+    for b in prange(blocks.size - 1):
+        _affine_rows(x, y, gamma, beta, running_mean, inv_std, size, blocks[b], blocks[b + 1])
+
+
+@njit(parallel=True, cache=True)
+def batchnorm_backward(dy, x, mean, gamma, inv_std, size, blocks, training, dx, dgamma,
+                       dbeta, need_dx, need_dw):
+    """Gradients of a batch-norm forward, with xhat = (x - mean) inv_std recomputed. In
+    training the batch statistics depend on x: ``dx = gamma inv_std (dy - mean(dy) - xhat
+    mean(dy xhat))``; after an inference forward (running ``mean``) ``dx = gamma inv_std
+    dy``. ``dgamma += sum(dy xhat)``, ``dbeta += sum(dy)``."""
     n = dy.shape[0]
     count = n * size
-    for c in prange(channels):
-        lo = c * size
-        hi = lo + size
-        sum_dy = 0.0
-        sum_dy_xhat = 0.0
+    for b in prange(blocks.size - 1):
+        c0, c1 = blocks[b], blocks[b + 1]
+        sum_dy = np.zeros(c1 - c0)
+        sum_dy_xhat = np.zeros(c1 - c0)
         for s in range(n):
-            for i in range(lo, hi):
-                sum_dy += dy[s, i]
-                sum_dy_xhat += dy[s, i] * xhat[s, i]
+            if size == 1:
+                for c in range(c0, c1):
+                    g = dy[s, c]
+                    sum_dy[c - c0] += g
+                    sum_dy_xhat[c - c0] += g * (x[s, c] - mean[c])
+                continue
+            for c in range(c0, c1):
+                m = mean[c]
+                acc = 0.0
+                acc_xhat = 0.0
+                for i in range(c * size, (c + 1) * size):
+                    g = dy[s, i]
+                    acc += g
+                    acc_xhat += g * (x[s, i] - m)
+                sum_dy[c - c0] += acc
+                sum_dy_xhat[c - c0] += acc_xhat
+        for c in range(c0, c1):
+            sum_dy_xhat[c - c0] *= inv_std[c]
         if need_dw:
-            dgamma[c] += sum_dy_xhat
-            dbeta[c] += sum_dy
+            for c in range(c0, c1):
+                dgamma[c] += sum_dy_xhat[c - c0]
+                dbeta[c] += sum_dy[c - c0]
         if need_dx:
-            k = gamma[c] * inv_std[c]
-            if training:
-                mean_dy = sum_dy / count
-                mean_dy_xhat = sum_dy_xhat / count
-                for s in range(n):
-                    for i in range(lo, hi):
-                        dx[s, i] = k * (dy[s, i] - mean_dy - xhat[s, i] * mean_dy_xhat)
-            else:
-                for s in range(n):
-                    for i in range(lo, hi):
-                        dx[s, i] = k * dy[s, i]
+            # dx = k dy + (x - m) a + b per channel: k = gamma inv_std, and in training
+            # a = -k inv_std mean(dy xhat), b = -k mean(dy)
+            k = np.empty(c1 - c0, dy.dtype)
+            a = np.zeros(c1 - c0, dy.dtype)
+            b = np.zeros(c1 - c0, dy.dtype)
+            for c in range(c0, c1):
+                k[c - c0] = gamma[c] * inv_std[c]
+                if training:
+                    a[c - c0] = -k[c - c0] * inv_std[c] * sum_dy_xhat[c - c0] / count
+                    b[c - c0] = -k[c - c0] * sum_dy[c - c0] / count
+            for s in range(n):
+                if size == 1:
+                    for c in range(c0, c1):
+                        dx[s, c] = (k[c - c0] * dy[s, c] + (x[s, c] - mean[c]) * a[c - c0]
+                                    + b[c - c0])
+                    continue
+                for c in range(c0, c1):
+                    kc, ac, bc, m = k[c - c0], a[c - c0], b[c - c0], mean[c]
+                    for i in range(c * size, (c + 1) * size):
+                        dx[s, i] = kc * dy[s, i] + (x[s, i] - m) * ac + bc
 
 
 @njit(parallel=True, cache=True)
