@@ -7,6 +7,10 @@ read with a stride of the row length); statistics are accumulated in float64."""
 import numpy as np
 from numba import njit, prange
 
+# let LLVM reorder the float64 sums so the reductions vectorise; no other fast-math
+# assumptions (NaN and infinity keep their meaning)
+REDUCTIONS = {"reassoc"}
+
 
 def channel_blocks(channels, threads):
     """Channel-block boundaries: a few blocks per thread, so blocks balance."""
@@ -14,11 +18,13 @@ def channel_blocks(channels, threads):
     return np.linspace(0, channels, count + 1).astype(np.int64)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=REDUCTIONS)
 def batchnorm_train_forward(x, gamma, beta, size, eps, blocks, mean, var, inv_std, y):
     """Normalise with the batch statistics (one pass for sums and squares in float64);
     ``mean``, ``var`` (biased) and ``inv_std`` = 1 / sqrt(var + eps) per channel are
-    returned through their arrays. Rows are read in order within each channel block."""
+    returned through their arrays. Each thread owns a block of channels and reads the
+    rows in order, through 1-d row slices (which LLVM vectorises; 2-d indexing it does
+    not)."""
     n = x.shape[0]
     count = n * size
     for b in prange(blocks.size - 1):
@@ -26,21 +32,23 @@ def batchnorm_train_forward(x, gamma, beta, size, eps, blocks, mean, var, inv_st
         sums = np.zeros(c1 - c0)
         squares = np.zeros(c1 - c0)
         for s in range(n):
-            if size == 1:  # flat features: one value per channel, vectorisable over c
-                for c in range(c0, c1):
-                    v = x[s, c]
-                    sums[c - c0] += v
-                    squares[c - c0] += v * v
+            row = x[s, c0 * size:c1 * size]
+            if size == 1:  # flat features: one value per channel
+                for j in range(c1 - c0):
+                    v = np.float64(row[j])
+                    sums[j] += v
+                    squares[j] += v * v
                 continue
-            for c in range(c0, c1):
+            for j in range(c1 - c0):
+                part = row[j * size:(j + 1) * size]
                 acc = 0.0
                 acc2 = 0.0
-                for i in range(c * size, (c + 1) * size):
-                    v = x[s, i]
+                for i in range(size):
+                    v = np.float64(part[i])
                     acc += v
                     acc2 += v * v
-                sums[c - c0] += acc
-                squares[c - c0] += acc2
+                sums[j] += acc
+                squares[j] += acc2
         for c in range(c0, c1):
             m = sums[c - c0] / count
             v = max(squares[c - c0] / count - m * m, 0.0)
@@ -59,15 +67,19 @@ def _affine_rows(x, y, gamma, beta, mean, inv_std, size, c0, c1):
         scale[c - c0] = gamma[c] * inv_std[c]
         shift[c - c0] = beta[c] - mean[c] * scale[c - c0]
     for s in range(x.shape[0]):
+        source = x[s, c0 * size:c1 * size]
+        target = y[s, c0 * size:c1 * size]
         if size == 1:
-            for c in range(c0, c1):
-                y[s, c] = x[s, c] * scale[c - c0] + shift[c - c0]
+            for j in range(c1 - c0):
+                target[j] = source[j] * scale[j] + shift[j]
             continue
-        for c in range(c0, c1):
-            a = scale[c - c0]
-            b = shift[c - c0]
-            for i in range(c * size, (c + 1) * size):
-                y[s, i] = x[s, i] * a + b
+        for j in range(c1 - c0):
+            a = scale[j]
+            b = shift[j]
+            part = source[j * size:(j + 1) * size]
+            out = target[j * size:(j + 1) * size]
+            for i in range(size):
+                out[i] = part[i] * a + b
 
 
 @njit(parallel=True, cache=True)
@@ -77,7 +89,7 @@ def batchnorm_inference_forward(x, gamma, beta, size, blocks, running_mean, inv_
         _affine_rows(x, y, gamma, beta, running_mean, inv_std, size, blocks[b], blocks[b + 1])
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=REDUCTIONS)
 def batchnorm_backward(dy, x, mean, gamma, inv_std, size, blocks, training, dx, dgamma,
                        dbeta, need_dx, need_dw):
     """Gradients of a batch-norm forward, with xhat = (x - mean) inv_std recomputed. In
@@ -88,25 +100,32 @@ def batchnorm_backward(dy, x, mean, gamma, inv_std, size, blocks, training, dx, 
     count = n * size
     for b in prange(blocks.size - 1):
         c0, c1 = blocks[b], blocks[b + 1]
+        centre = np.empty(c1 - c0, x.dtype)
+        for c in range(c0, c1):
+            centre[c - c0] = mean[c]
         sum_dy = np.zeros(c1 - c0)
         sum_dy_xhat = np.zeros(c1 - c0)
         for s in range(n):
+            grad = dy[s, c0 * size:c1 * size]
+            row = x[s, c0 * size:c1 * size]
             if size == 1:
-                for c in range(c0, c1):
-                    g = dy[s, c]
-                    sum_dy[c - c0] += g
-                    sum_dy_xhat[c - c0] += g * (x[s, c] - mean[c])
+                for j in range(c1 - c0):
+                    g = np.float64(grad[j])
+                    sum_dy[j] += g
+                    sum_dy_xhat[j] += g * (row[j] - centre[j])
                 continue
-            for c in range(c0, c1):
-                m = mean[c]
+            for j in range(c1 - c0):
+                m = centre[j]
+                g_part = grad[j * size:(j + 1) * size]
+                x_part = row[j * size:(j + 1) * size]
                 acc = 0.0
                 acc_xhat = 0.0
-                for i in range(c * size, (c + 1) * size):
-                    g = dy[s, i]
+                for i in range(size):
+                    g = np.float64(g_part[i])
                     acc += g
-                    acc_xhat += g * (x[s, i] - m)
-                sum_dy[c - c0] += acc
-                sum_dy_xhat[c - c0] += acc_xhat
+                    acc_xhat += g * (x_part[i] - m)
+                sum_dy[j] += acc
+                sum_dy_xhat[j] += acc_xhat
         for c in range(c0, c1):
             sum_dy_xhat[c - c0] *= inv_std[c]
         if need_dw:
@@ -118,22 +137,27 @@ def batchnorm_backward(dy, x, mean, gamma, inv_std, size, blocks, training, dx, 
             # a = -k inv_std mean(dy xhat), b = -k mean(dy)
             k = np.empty(c1 - c0, dy.dtype)
             a = np.zeros(c1 - c0, dy.dtype)
-            b = np.zeros(c1 - c0, dy.dtype)
+            b0 = np.zeros(c1 - c0, dy.dtype)
             for c in range(c0, c1):
                 k[c - c0] = gamma[c] * inv_std[c]
                 if training:
                     a[c - c0] = -k[c - c0] * inv_std[c] * sum_dy_xhat[c - c0] / count
-                    b[c - c0] = -k[c - c0] * sum_dy[c - c0] / count
+                    b0[c - c0] = -k[c - c0] * sum_dy[c - c0] / count
             for s in range(n):
+                grad = dy[s, c0 * size:c1 * size]
+                row = x[s, c0 * size:c1 * size]
+                out = dx[s, c0 * size:c1 * size]
                 if size == 1:
-                    for c in range(c0, c1):
-                        dx[s, c] = (k[c - c0] * dy[s, c] + (x[s, c] - mean[c]) * a[c - c0]
-                                    + b[c - c0])
+                    for j in range(c1 - c0):
+                        out[j] = k[j] * grad[j] + (row[j] - centre[j]) * a[j] + b0[j]
                     continue
-                for c in range(c0, c1):
-                    kc, ac, bc, m = k[c - c0], a[c - c0], b[c - c0], mean[c]
-                    for i in range(c * size, (c + 1) * size):
-                        dx[s, i] = kc * dy[s, i] + (x[s, i] - m) * ac + bc
+                for j in range(c1 - c0):
+                    kc, ac, bc, m = k[j], a[j], b0[j], centre[j]
+                    g_part = grad[j * size:(j + 1) * size]
+                    x_part = row[j * size:(j + 1) * size]
+                    o_part = out[j * size:(j + 1) * size]
+                    for i in range(size):
+                        o_part[i] = kc * g_part[i] + (x_part[i] - m) * ac + bc
 
 
 @njit(parallel=True, cache=True)
