@@ -1,6 +1,7 @@
 """Train a GAN on the shipped jet images the TMVA way, then look at what it generates.
 
     python macros/train_jet_gan.py            # W jets, defaults: about 8 minutes on 2 cores
+    python macros/train_jet_gan.py --architecture lagan   # locally connected, minibatch
     python macros/train_jet_gan.py --help     # data, class, network size, epochs, outputs
 
 Books one GAN with the Factory on ``data/jet_images.root`` (W jets by default), trains,
@@ -19,10 +20,25 @@ from rootgan import TMVA
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(os.path.dirname(HERE), "data", "jet_images.root")
-# Dense networks: on 25x25 images they train ~9x faster per image than small convolutional
-# ones here (benchmarks/quality_blobs.py), so a 10-minute budget buys far more steps.
-GENERATOR = "DENSE|256|LEAKYRELU,DENSE|512|LEAKYRELU,DENSE|625|RELU"
-DISCRIMINATOR = "RESHAPE|FLAT,DENSE|512|LEAKYRELU,DENSE|256|LEAKYRELU,DENSE|1|LINEAR"
+# (generator, discriminator, epochs that fit the 10-minute budget on 2 cores)
+ARCHITECTURES = {
+    # Dense networks: on 25x25 images they train ~9x faster per image than small
+    # convolutional ones here (benchmarks/quality_blobs.py), so the budget buys more steps.
+    "dense": ("DENSE|256|LEAKYRELU,DENSE|512|LEAKYRELU,DENSE|625|RELU",
+              "RESHAPE|FLAT,DENSE|512|LEAKYRELU,DENSE|256|LEAKYRELU,DENSE|1|LINEAR", 900),
+    # LAGAN-style (de Oliveira, Paganini, Nachman 2017), cut to a CPU budget: the generator
+    # ends in locally connected layers, which learn position-dependent filters (jet images
+    # are not translation invariant), the discriminator starts with one and sees minibatch
+    # discrimination features against mode collapse. Changed from LAGAN: no batch norm in
+    # the discriminator (rootgan's GAN step passes real and generated images as separate
+    # batches, so batch statistics would hide their difference); a SIGMOID output bounded
+    # like the Log-transformed pixels (a RELU output grew without bound here), zeroed below
+    # PixelFloor; widths that fit ~4 s per epoch.
+    "lagan": ("DENSE|256|LEAKYRELU,DENSE|1250|LEAKYRELU,RESHAPE|2|25|25,"
+              "LOCAL|4|3|3|1|1|1|1|LEAKYRELU,LOCAL|1|3|3|1|1|1|1|SIGMOID",
+              "LOCAL|4|5|5|2|2|2|2|LEAKYRELU,RESHAPE|FLAT,DENSE|256|LEAKYRELU,MINIBATCH|10|5,"
+              "DENSE|1|LINEAR", 130),
+}
 HEADLINE = ("mass", "tau21", "total intensity", "non-zero pixels", "pixel spectrum")
 
 
@@ -34,7 +50,8 @@ def gan_options(args):
             f"GeneratorAverage={args.average}:RandomSeed={args.seed}:ValidationSize=10%:"
             f"SelectBy=PHYSICS:Geometry=JET:"
             f"TrainingStrategy=MaxEpochs={args.epochs},BatchSize={args.batch_size},"
-            f"LearningRate={args.learning_rate}")
+            f"GeneratorLearningRate={args.learning_rate},"
+            f"DiscriminatorLearningRate={args.d_learning_rate or args.learning_rate}")
 
 
 def main(argv=None):
@@ -45,9 +62,17 @@ def main(argv=None):
     parser.add_argument("--test", type=int, default=1000, help="test jets (default 1000)")
     parser.add_argument("--train", type=int, default=0,
                         help="training jets (default 0: all the others)")
-    parser.add_argument("--epochs", type=int, default=900, help="epochs (default 900)")
+    parser.add_argument("--architecture", default="dense", choices=tuple(ARCHITECTURES),
+                        help="network pair: dense (default) or lagan (locally connected "
+                             "layers, batch norm, minibatch discrimination)")
+    parser.add_argument("--epochs", type=int,
+                        help="epochs (default: 900 for dense, 130 for lagan)")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--learning-rate", type=float, default=2e-4,
+                        help="learning rate (default 2e-4; of the generator when "
+                             "--d-learning-rate is given)")
+    parser.add_argument("--d-learning-rate", type=float,
+                        help="the discriminator's learning rate (default: --learning-rate)")
     parser.add_argument("--latent", type=int, default=32, help="latent dimension (default 32)")
     parser.add_argument("--transform", default="Log", choices=("None", "N", "Log"),
                         help="pixel transform (VarTransform, default Log)")
@@ -60,12 +85,17 @@ def main(argv=None):
     parser.add_argument("--average", type=float, default=0.99,
                         help="GeneratorAverage: decay of the generator's weight average "
                              "(default 0.99; 0 = off)")
-    parser.add_argument("--generator", default=GENERATOR, help="generator layout")
-    parser.add_argument("--discriminator", default=DISCRIMINATOR, help="discriminator layout")
+    parser.add_argument("--generator", help="generator layout (default: the architecture's)")
+    parser.add_argument("--discriminator",
+                        help="discriminator layout (default: the architecture's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out-dir", default="jet_gan",
                         help="folder for the Factory file, weights and plots (default jet_gan)")
     args = parser.parse_args(argv)
+    generator, discriminator, epochs = ARCHITECTURES[args.architecture]
+    args.generator = args.generator or generator
+    args.discriminator = args.discriminator or discriminator
+    args.epochs = args.epochs or epochs
     source = os.path.abspath(args.input)
     os.makedirs(args.out_dir, exist_ok=True)
     os.chdir(args.out_dir)  # the Factory writes dataset/weights/ below the working folder

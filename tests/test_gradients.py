@@ -211,8 +211,8 @@ def test_l1_penalty_adds_its_subgradient_to_the_weights_only():
 def test_weight_initialisers_draw_with_their_documented_spread(scheme, std):
     from rootgan.nn import build_network, initialize
 
-    net = build_network("CONV|64|3|3|1|1|1|1|RELU", (16, 8, 8))
-    initialize(net, np.random.default_rng(0), scheme)
+    net = build_network("CONV|64|3|3|1|1|1|1|RELU,RESHAPE|FLAT,MINIBATCH|3|2", (16, 8, 8))
+    initialize(net, np.random.default_rng(0), scheme)  # MINIBATCH: a weight, no bias
     weights = net.get_parameters()["layer0_weight"]
     assert weights.std() == pytest.approx(std(16 * 9, 64 * 9), rel=0.03)
     assert not net.get_parameters()["layer0_bias"].any()

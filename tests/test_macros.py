@@ -47,6 +47,14 @@ def test_train_jet_gan_trains_generates_and_plots(trained_jets):
         assert 280 < folder["mass_real"].values().sum() <= 300
 
 
+def test_train_jet_gan_trains_the_lagan_style_architecture(tmp_path):
+    output = _run("train_jet_gan.py", "--architecture", "lagan", "--epochs", "1", "--test",
+                  "100", "--train", "200", "--out-dir", "run", cwd=tmp_path)
+    assert "generated W jets vs the test set" in output
+    with uproot.open(tmp_path / "run" / "jet_gan.root") as handle:
+        assert handle["dataset/Method_GAN/GAN/GeneratedTree"].num_entries == 100
+
+
 def test_generate_and_compare_macros_work_from_the_weights_file(trained_jets):
     folder, _ = trained_jets
     weights = str(folder / "run" / "dataset" / "weights" / "JetGAN_GAN.weights.root")

@@ -433,6 +433,8 @@ class MethodGAN(MethodBase):
             fake = gan.generator.forward(gan.sample_latent(len(validation), rng), training=False)
             return float(gan.generator_loss(gan.discriminator.forward(fake, training=False))[0])
         generated = self._generate_pixels(gan, len(validation), rng)
+        if not np.all(np.isfinite(generated)):
+            return float("inf")  # pixels beyond float range: worse than any finite epoch
         observed = self._observables({self.image_name: generated})
         total = 0.0
         for name, real in reference.items():

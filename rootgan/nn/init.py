@@ -54,4 +54,5 @@ def initialize(network, rng, scheme="XAVIERUNIFORM"):
         fan_in, fan_out = layer.fans()
         weight = layer.params["weight"]
         weight[...] = draw(rng, weight.shape, fan_in, fan_out, weight.dtype)
-        layer.params["bias"][...] = 0
+        if "bias" in layer.params:  # MINIBATCH's projection has none
+            layer.params["bias"][...] = 0

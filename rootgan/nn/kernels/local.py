@@ -31,26 +31,42 @@ def patch_indices(input_shape, kernel, stride, padding, output_hw):
     return patch
 
 
-@njit(parallel=True, cache=True)
+# reassociated sums vectorise; contraction allows fused multiply-adds
+FAST = {"reassoc", "contract"}
+
+
+@njit(cache=True)
+def _gather(x, patch, p, gathered):
+    """``gathered[s, k]``: the patch of position ``p`` of every sample (0 in padding)."""
+    k_size = patch.shape[1]
+    for s in range(x.shape[0]):
+        row = x[s]
+        out = gathered[s]
+        for k in range(k_size):
+            j = patch[p, k]
+            out[k] = row[j] if j >= 0 else 0.0
+
+
+@njit(parallel=True, cache=True, fastmath=FAST)
 def local_forward(x, w, b, patch, zero_bias, y, act, slope):
     n = x.shape[0]
     positions, filters, k_size = w.shape
     for p in prange(positions):
-        gathered = np.zeros(k_size, x.dtype)
+        gathered = np.empty((n, k_size), x.dtype)
+        _gather(x, patch, p, gathered)
         for s in range(n):
-            for k in range(k_size):
-                j = patch[p, k]
-                gathered[k] = x[s, j] if j >= 0 else 0.0
+            xs = gathered[s]
             for f in range(filters):
-                acc = b[f, p]
+                wr = w[p, f]
+                acc = 0.0
                 for k in range(k_size):
-                    acc += w[p, f, k] * gathered[k]
-                y[s, f * positions + p] = acc
+                    acc += wr[k] * xs[k]
+                y[s, f * positions + p] = acc + b[f, p]
     for s in prange(n):
         bias_activate(y[s], zero_bias, filters, positions, act, slope)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FAST)
 def local_backward(x, w, y, dy, dz, dx, dw, db, patch, act, slope, need_dx, need_dw):
     """``dw`` and ``db`` are accumulated into (the network's gradient views)."""
     n = x.shape[0]
@@ -59,25 +75,32 @@ def local_backward(x, w, y, dy, dz, dx, dw, db, patch, act, slope, need_dx, need
         activation_grad(dy[s], y[s], dz[s], act, slope)
     if need_dw:
         for p in prange(positions):
-            gathered = np.zeros(k_size, x.dtype)
-            for s in range(n):
-                for k in range(k_size):
-                    j = patch[p, k]
-                    gathered[k] = x[s, j] if j >= 0 else 0.0
-                for f in range(filters):
+            gathered = np.empty((n, k_size), x.dtype)
+            _gather(x, patch, p, gathered)
+            for f in range(filters):
+                gw = dw[p, f]
+                bias_grad = 0.0
+                for s in range(n):
                     g = dz[s, f * positions + p]
-                    db[f, p] += g
+                    bias_grad += g
+                    xs = gathered[s]
                     for k in range(k_size):
-                        dw[p, f, k] += g * gathered[k]
+                        gw[k] += g * xs[k]
+                db[f, p] += bias_grad
     if need_dx:
         for s in prange(n):
-            dx[s, :] = 0.0
+            out = dx[s]
+            out[:] = 0.0
+            patch_grad = np.empty(k_size, x.dtype)
+            grads = dz[s]
             for p in range(positions):
+                patch_grad[:] = 0.0
+                for f in range(filters):
+                    g = grads[f * positions + p]
+                    wr = w[p, f]
+                    for k in range(k_size):
+                        patch_grad[k] += g * wr[k]
                 for k in range(k_size):
                     j = patch[p, k]
-                    if j < 0:
-                        continue
-                    acc = 0.0
-                    for f in range(filters):
-                        acc += dz[s, f * positions + p] * w[p, f, k]
-                    dx[s, j] += acc
+                    if j >= 0:
+                        out[j] += patch_grad[k]
