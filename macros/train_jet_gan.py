@@ -51,7 +51,7 @@ def gan_options(args):
             f"SelectBy=PHYSICS:Geometry=JET:"
             f"TrainingStrategy=MaxEpochs={args.epochs},BatchSize={args.batch_size},"
             f"GeneratorLearningRate={args.learning_rate},"
-            f"DiscriminatorLearningRate={args.d_learning_rate or args.learning_rate}")
+            f"DiscriminatorLearningRate={args.d_learning_rate}")
 
 
 def main(argv=None):
@@ -64,7 +64,7 @@ def main(argv=None):
                         help="training jets (default 0: all the others)")
     parser.add_argument("--architecture", default="dense", choices=tuple(ARCHITECTURES),
                         help="network pair: dense (default) or lagan (locally connected "
-                             "layers, batch norm, minibatch discrimination)")
+                             "layers, minibatch discrimination)")
     parser.add_argument("--epochs", type=int,
                         help="epochs (default: 900 for dense, 130 for lagan)")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -95,7 +95,9 @@ def main(argv=None):
     generator, discriminator, epochs = ARCHITECTURES[args.architecture]
     args.generator = args.generator or generator
     args.discriminator = args.discriminator or discriminator
-    args.epochs = args.epochs or epochs
+    args.epochs = epochs if args.epochs is None else args.epochs
+    if args.d_learning_rate is None:
+        args.d_learning_rate = args.learning_rate
     source = os.path.abspath(args.input)
     os.makedirs(args.out_dir, exist_ok=True)
     os.chdir(args.out_dir)  # the Factory writes dataset/weights/ below the working folder

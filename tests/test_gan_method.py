@@ -296,23 +296,30 @@ factory.TrainAllMethods()
 """
 
 
-def _run(folder, blob_file, kill, resume):
-    script = RESUME_SCRIPT.format(kill=kill, blob=blob_file, base=BASE, resume=resume)
+# batch-norm statistics, dropout masks and spectral-norm vectors must resume too
+NORMALISED = ("InputLayout=1|8|8:LatentDim=8:GeneratorLayout=DENSE|64|LEAKYRELU,BNORM,"
+              "DENSE|64|RELU:DiscriminatorLayout=RESHAPE|FLAT,DENSE|16|LEAKYRELU|SPECTRALNORM,"
+              "DROPOUT|0.2,DENSE|1|LINEAR")
+
+
+def _run(folder, blob_file, kill, resume, base=BASE):
+    script = RESUME_SCRIPT.format(kill=kill, blob=blob_file, base=base, resume=resume)
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(__file__)))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=folder, env=env,
                           capture_output=True, text=True)
 
 
+@pytest.mark.parametrize("base", [BASE, NORMALISED], ids=["conv", "bnorm-dropout-sn"])
 def test_a_killed_job_resumed_ends_with_the_weights_of_an_uninterrupted_run(blob_file,
-                                                                              tmp_path):
+                                                                              tmp_path, base):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     straight.mkdir()
     killed.mkdir()
-    assert _run(straight, blob_file, kill=False, resume=False).returncode == 0
-    interrupted = _run(killed, blob_file, kill=True, resume=False)
+    assert _run(straight, blob_file, kill=False, resume=False, base=base).returncode == 0
+    interrupted = _run(killed, blob_file, kill=True, resume=False, base=base)
     assert interrupted.returncode == -signal.SIGKILL
     assert not (killed / "dataset/weights/Blob_GAN.weights.root").exists()
-    resumed = _run(killed, blob_file, kill=False, resume=True)
+    resumed = _run(killed, blob_file, kill=False, resume=True, base=base)
     assert resumed.returncode == 0, resumed.stderr
     ours = read_weights(str(killed / "dataset/weights/Blob_GAN.weights.root"))
     theirs = read_weights(str(straight / "dataset/weights/Blob_GAN.weights.root"))

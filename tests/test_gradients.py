@@ -235,6 +235,8 @@ def test_batch_norm_of_flat_features_matches_finite_differences():
 
 def test_batch_norm_after_an_inference_forward_matches_finite_differences():
     net = random_network("BNORM", (2, 3, 3), np.float64)
+    net.set_buffers({"layer0_running_mean": np.array([0.7, -1.3]),
+                     "layer0_running_var": np.array([2.5, 0.4])})
     rng = np.random.default_rng(9)
     x = rng.normal(size=(3, 2, 3, 3))
     r = rng.normal(size=(3, 2, 3, 3))

@@ -114,12 +114,18 @@ def test_dropout_batch_norm_and_minibatch_fields_are_checked(word, message):
 
 
 def test_batch_norm_needs_a_batch_for_flat_features():
-    from rootgan.errors import LayoutError
+    from rootgan.errors import DataError
     from rootgan.nn import build_network
 
     net = build_network("BNORM", (5,))
-    with pytest.raises(LayoutError, match="batch of one flat sample has no variance"):
+    with pytest.raises(DataError, match="batch of one flat sample has no variance"):
         net.forward(np.ones((1, 5), np.float32))
+
+
+def test_spectral_norm_mistakes_name_the_layer_word_first():
+    assert "unknown layer 'DENS'" in _error("RESHAPE|FLAT,DENS|64|RELU|SPECTRALNORM")
+    assert "(optionally followed by |SPECTRALNORM)" in _error(
+        "RESHAPE|FLAT,DENSE|64|SPECTRALNORM")
 
 
 def test_spectral_norm_is_a_field_of_weighted_layers_only():

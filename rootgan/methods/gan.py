@@ -355,6 +355,9 @@ class MethodGAN(MethodBase):
         rng = np.random.default_rng([self.seed, 1, epoch])
         with log.progress(len(train_split), self.title) as bar:
             for batch in train_split.batches(phase["BatchSize"], rng):
+                if len(batch["weight"]) == 1 and self._has_batch_norm:
+                    bar.update(1)  # one event has no batch statistics: the epoch's remainder
+                    continue
                 real = self.transform.forward(batch[self.image_name], batch).reshape(
                     (-1,) + self.image_shape)
                 weights = batch["weight"].astype(np.float32)
@@ -415,6 +418,22 @@ class MethodGAN(MethodBase):
         state.stale += 1
         return False
 
+    @property
+    def _has_batch_norm(self):
+        return any(layer.kind == "BNORM" for network in (self.generator, self.discriminator)
+                   for layer in network.layers)
+
+    def _discriminator_outputs(self, images):
+        """The discriminator's outputs, in blocks of the training batch size when it has
+        minibatch features (their values grow with the batch they are computed on)."""
+        block = 1024
+        if any(layer.kind == "MINIBATCH" for layer in self.discriminator.layers):
+            block = self.options["TrainingStrategy"][0]["BatchSize"]
+        outputs = [self.discriminator.forward(np.ascontiguousarray(images[start:start + block]),
+                                              training=False).reshape(-1).copy()
+                   for start in range(0, len(images), block)]
+        return np.concatenate(outputs) if outputs else np.empty(0, np.float32)
+
     # -- validation metrics --------------------------------------------------------------
     def _observables(self, events):
         pixels = np.asarray(events[self.image_name], np.float64)
@@ -431,7 +450,7 @@ class MethodGAN(MethodBase):
         rng = np.random.default_rng([self.seed, 3])
         if o["SelectBy"] == "LOSS":
             fake = gan.generator.forward(gan.sample_latent(len(validation), rng), training=False)
-            return float(gan.generator_loss(gan.discriminator.forward(fake, training=False))[0])
+            return float(gan.generator_loss(self._discriminator_outputs(fake))[0])
         generated = self._generate_pixels(gan, len(validation), rng)
         if not np.all(np.isfinite(generated)):
             return float("inf")  # pixels beyond float range: worse than any finite epoch
@@ -469,6 +488,10 @@ class MethodGAN(MethodBase):
                 arrays[f"{label}_optimizer_{key}"] = value
         if gan.generator_average is not None:
             arrays["generator_average"] = gan.generator_average.average
+        for label, network in (("generator", self.generator),
+                               ("discriminator", self.discriminator)):
+            for name, value in network.get_buffers().items():
+                arrays[f"{label}_buffer.{name}"] = value
         if state.best is not None:
             for label, mapping in zip(("best_generator", "best_discriminator"), state.best):
                 for name, value in mapping.items():
@@ -510,6 +533,9 @@ class MethodGAN(MethodBase):
         p = content.parameters
         self.generator.parameters[:] = p["generator"]
         self.discriminator.parameters[:] = p["discriminator"]
+        # batch-norm statistics, dropout positions, spectral-norm vectors
+        self.generator.set_buffers(_unprefixed(p, "generator_buffer."))
+        self.discriminator.set_buffers(_unprefixed(p, "discriminator_buffer."))
         self.transform = PixelTransform.from_settings(settings["transform"])
         gan.rng.bit_generator.state = settings["rng"]
         state = TrainingState.from_settings(settings["state"])
@@ -542,15 +568,11 @@ class MethodGAN(MethodBase):
                             f"({'|'.join(map(str, self.image_shape))}); got an array of shape "
                             f"{pixels.shape}")
         images = self.transform.forward(pixels.reshape(len(pixels), size), events)
-        responses = []
-        for start in range(0, images.shape[0], 1024):
-            block = np.ascontiguousarray(images[start:start + 1024]).reshape(
-                (-1,) + self.image_shape)
-            outputs = self.discriminator.forward(block, training=False).reshape(-1)
-            if self.losses[1] == "BCE":
-                outputs = 1 / (1 + np.exp(-np.clip(outputs, -60, 60)))
-            responses.append(np.array(outputs, np.float32))
-        return np.concatenate(responses) if responses else np.empty(0, np.float32)
+        outputs = self._discriminator_outputs(
+            np.ascontiguousarray(images, np.float32).reshape((-1,) + self.image_shape))
+        if self.losses[1] == "BCE":
+            outputs = 1 / (1 + np.exp(-np.clip(outputs, -60, 60)))
+        return outputs.astype(np.float32)
 
     def write_training(self, directory):
         epochs = len(self.history["epoch"])

@@ -12,7 +12,7 @@ for flat data and ``(depth, height, width)`` for images, NCHW.
 import numba
 import numpy as np
 
-from ..errors import LayoutError
+from ..errors import DataError, LayoutError
 from .kernels import activations, conv, dense, local, norm, pool
 from .kernels.reduce import add_partials
 
@@ -725,9 +725,9 @@ class BatchNorm(Layer):
     def forward(self, x, training=True):
         n = x.shape[0]
         if training and n * self.size < 2:
-            raise LayoutError("BNORM in training needs more than one value per feature: a "
-                              "batch of one flat sample has no variance; use batches of 2 or "
-                              "more")
+            raise DataError("BNORM in training needs more than one value per feature: a "
+                            "batch of one flat sample has no variance; use batches of 2 or "
+                            "more")
         self._prepare(n)
         self.x = x
         self._training = training

@@ -48,8 +48,10 @@ def _activation(word, where):
 
 def _expect_fields(word, fields, counts, where):
     if len(fields) - 1 not in counts:
+        trailing = "|SPECTRALNORM" if word in SPECTRAL_WORDS else ""
         raise LayoutError(f"{where}: {word} takes {' or '.join(map(str, counts))} fields, got "
-                          f"{len(fields) - 1}; expected {FORMS[word]}")
+                          f"{len(fields) - 1}; expected {FORMS[word]}"
+                          + (f" (optionally followed by {trailing})" if trailing else ""))
 
 
 def parse_layer(text, index, slope, network_name="network"):
@@ -57,15 +59,15 @@ def parse_layer(text, index, slope, network_name="network"):
     where = f"{network_name} layer {index} ({text})"
     fields = [f.strip() for f in text.split("|")]
     word = fields[0]
+    if word not in FORMS:
+        raise LayoutError(f"{where}: unknown layer {word!r}; expected one of "
+                          f"{', '.join(FORMS)}{did_you_mean(word, FORMS)}")
     spectral = fields[-1] == "SPECTRALNORM"
     if spectral:
         if word not in SPECTRAL_WORDS:
             raise LayoutError(f"{where}: SPECTRALNORM is a trailing field of "
                               f"{', '.join(SPECTRAL_WORDS)} only, not of {word}")
         fields = fields[:-1]
-    if word not in FORMS:
-        raise LayoutError(f"{where}: unknown layer {word!r}; expected one of "
-                          f"{', '.join(FORMS)}{did_you_mean(word, FORMS)}")
     try:
         if word == "DENSE":
             _expect_fields(word, fields, (2,), where)

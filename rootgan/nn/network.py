@@ -122,6 +122,16 @@ class Network:
         """``{name: copy}`` of every parameter array, in layer order."""
         return {name: view.copy() for name, view in self._names.items()}
 
+    def get_buffers(self):
+        """``{name: copy}`` of the state saved with the parameters but not trained."""
+        return {name: self._names[name].copy() for name in self.buffer_names}
+
+    def set_buffers(self, mapping):
+        """Load the buffers ``mapping`` holds (an older file may hold none)."""
+        for name in self.buffer_names:
+            if name in mapping:
+                self._names[name][...] = mapping[name]
+
     def set_parameters(self, mapping):
         """Load parameters from ``{name: array}``; names and shapes must match exactly."""
         missing = [name for name in self._names if name not in mapping]
