@@ -136,6 +136,8 @@ def _split_entries(text, where):
 
 def format_value(option, value):
     """The option-string text of a parsed value (inverse of parsing)."""
+    if value is None:  # an option whose default depends on others
+        return "None"
     if option.kind == "bool":
         return "True" if value else "False"
     if option.kind == "list":

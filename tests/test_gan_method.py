@@ -86,6 +86,33 @@ def trained(blob_file, workdir):
 
 # -- options -----------------------------------------------------------------------------
 
+def test_wgan_trains_a_critic_five_times_per_generator_step_with_clipped_weights(blob_file,
+                                                                                 workdir):
+    factory, method = book(blob_file, "GANType=WGAN:SelectBy=LAST:"
+                                      "TrainingStrategy=MaxEpochs=2,BatchSize=16")
+    factory.TrainAllMethods()
+    assert method.losses == ("WASSERSTEIN", "WASSERSTEIN") and method.discriminator_steps == 5
+    assert np.abs(method.discriminator.parameters).max() <= 0.01 + 1e-7
+    assert all(np.isfinite(method.history["loss_D"]))
+    # 180 training events (20 held out) in batches of 16: per epoch 12 critic updates, two
+    # of them followed by a generator update; the 2 batches left over train the critic
+    steps = read_weights(method.checkpoint_path).method["optimizer_steps"]
+    assert steps == [2 * 2, 2 * 12]
+
+
+def test_wgan_with_spectral_norm_needs_no_clipping(blob_file, workdir):
+    discriminator = "RESHAPE|FLAT,DENSE|16|LEAKYRELU|SPECTRALNORM,DENSE|1|LINEAR|SPECTRALNORM"
+    factory = TMVA.Factory("Blob", "out.root", "Silent")
+    method = factory.BookMethod(
+        loader_for(blob_file), TMVA.Types.kGAN, "GAN",
+        f"InputLayout=1|8|8:LatentDim=8:GeneratorLayout={GENERATOR}:"
+        f"DiscriminatorLayout={discriminator}:GANType=WGAN:SelectBy=LAST:"
+        f"TrainingStrategy=MaxEpochs=1,BatchSize=32")
+    factory.TrainAllMethods()
+    assert method.weight_clip == 0
+    assert np.abs(method.discriminator.parameters).max() > 0.01
+
+
 @pytest.mark.parametrize("strategy", [
     "Optimizer=RMSPROP,Momentum=0.5,LearningRate=1e-3",
     "Optimizer=ADAGRAD,LearningRate=1e-2,Regularization=L1,WeightDecay=1e-4",
@@ -103,8 +130,10 @@ def test_every_optimizer_and_weight_penalty_trains(blob_file, workdir, strategy)
     ("InputLayout=1|5|5", "InputLayout=1|5|5 has 25 values, but the DataLoader's 'image' has 64"),
     ("Layout=DENSE|64|RELU##DENSE|1|LINEAR", "give either Layout"),
     ("GeneratorLoss=HINGE", "GeneratorLoss=HINGE does not go with DiscriminatorLoss=BCE"),
-    ("GeneratorLoss=WASSERSTEIN:DiscriminatorLoss=WASSERSTEIN", "WASSERSTEIN losses come with"),
-    ("GANType=WGAN", "GANType=WGAN is not available yet"),
+    ("GeneratorLoss=WASSERSTEIN", "GeneratorLoss=WASSERSTEIN does not go with "
+                                  "DiscriminatorLoss=BCE"),
+    ("GANType=ACGAN", "GANType=ACGAN is not available yet"),
+    ("GANType=WGAN:WeightClip=-1", "WeightClip"),
     ("ValidationSize=0", "ValidationSize=0 leaves nothing to select"),
     ("ValidationSize=1.5", "ValidationSize=1.5 is not valid"),
     ("VarTransform=Scale:ScaleBy=energy", "ScaleBy=energy is neither a number nor a condition"),

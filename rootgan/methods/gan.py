@@ -30,7 +30,7 @@ from .transforms import PixelTransform
 
 COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
 COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is reported as a collapse
-LATER = {"GANType": ("CGAN", "ACGAN", "WGAN")}
+LATER = {"GANType": ("CGAN", "ACGAN")}
 
 PHASE_OPTIONS = OptionSet("TrainingStrategy", [
     Option("LearningRate", "float", 2e-4, "step size", minimum=0),
@@ -102,8 +102,11 @@ class MethodGAN(MethodBase):
                    allowed=("NONSATURATING", "MINIMAX", "LEASTSQUARES", "WASSERSTEIN", "HINGE")),
             Option("DiscriminatorLoss", "enum", None, "discriminator loss (default from "
                    "GANType)", allowed=("BCE", "LEASTSQUARES", "WASSERSTEIN", "HINGE")),
-            Option("DiscriminatorSteps", "int", 1, "discriminator updates per generator "
-                   "update", minimum=1),
+            Option("DiscriminatorSteps", "int", None, "discriminator (critic) updates per "
+                   "generator update (default 1; WGAN 5)", minimum=1),
+            Option("WeightClip", "float", None, "bound of the critic's weights, clipped after "
+                   "each critic update; 0 = off (default 0; with the WASSERSTEIN loss 0.01 "
+                   "unless a discriminator layer uses SPECTRALNORM)", minimum=0),
             Option("TrainingStrategy", "phases", None, "training phases", phases=PHASE_OPTIONS),
             Option("RandomSeed", "int", 0, "seeds everything; -1 draws a seed and records it",
                    minimum=-1),
@@ -193,14 +196,11 @@ class MethodGAN(MethodBase):
     # -- configuration -------------------------------------------------------------------
     def _losses(self):
         o = self.options
-        defaults = {"GAN": ("NONSATURATING", "BCE"), "LSGAN": ("LEASTSQUARES", "LEASTSQUARES")}
+        defaults = {"GAN": ("NONSATURATING", "BCE"), "LSGAN": ("LEASTSQUARES", "LEASTSQUARES"),
+                    "WGAN": ("WASSERSTEIN", "WASSERSTEIN")}
         generator, discriminator = defaults[o["GANType"]]
         generator = o["GeneratorLoss"] or generator
         discriminator = o["DiscriminatorLoss"] or discriminator
-        if "WASSERSTEIN" in (generator, discriminator):
-            raise OptionError("the WASSERSTEIN losses come with the GAN variants work (WGAN); "
-                              "use NONSATURATING/BCE, MINIMAX/BCE, LEASTSQUARES/LEASTSQUARES "
-                              "or HINGE/HINGE")
         make_losses(generator, discriminator)  # a matched pair, or an OptionError now
         return generator, discriminator
 
@@ -252,7 +252,7 @@ class MethodGAN(MethodBase):
                    self._optimizer(self.generator, phase.for_part("Generator")),
                    self._optimizer(self.discriminator, phase.for_part("Discriminator")),
                    rng, o["LatentDistribution"], *self.losses,
-                   generator_average=o["GeneratorAverage"])
+                   generator_average=o["GeneratorAverage"], weight_clip=self.weight_clip)
 
     @staticmethod
     def _optimizer(network, settings):
@@ -362,7 +362,7 @@ class MethodGAN(MethodBase):
                     (-1,) + self.image_shape)
                 weights = batch["weight"].astype(np.float32)
                 pending.append((real, weights))
-                if len(pending) < self.options["DiscriminatorSteps"]:
+                if len(pending) < self.discriminator_steps:
                     continue
                 extra_losses = [gan.discriminator_step(extra_real, extra_weights)
                                 for extra_real, extra_weights in pending[:-1]]
@@ -384,6 +384,18 @@ class MethodGAN(MethodBase):
                         state.best = good
                         state.best_epoch = epoch - 1
                     return False
+        # batches left over when the epoch is not a multiple of DiscriminatorSteps still
+        # train the critic
+        leftover = [gan.discriminator_step(real, weights) for real, weights in pending]
+        if not all(math.isfinite(loss) for loss in leftover):
+            self.generator.set_parameters(good[0])
+            self.discriminator.set_parameters(good[1])
+            log.info(self.title, NON_FINITE_HELP.format(epoch=epoch, loss_d=float("nan"),
+                                                        loss_g=float("nan")))
+            if state.best is None:
+                state.best = good
+                state.best_epoch = epoch - 1
+            return False
         if train_split.dropped:
             log.info(self.title, f"NonFinite=DROP: {train_split.dropped} events dropped")
         if not events:
@@ -417,6 +429,25 @@ class MethodGAN(MethodBase):
             return o["SelectBy"] != "LAST"
         state.stale += 1
         return False
+
+    @property
+    def discriminator_steps(self):
+        """DiscriminatorSteps, or its default: 5 critic steps for the Wasserstein loss."""
+        steps = self.options["DiscriminatorSteps"]
+        if steps is None:
+            steps = 5 if self.losses[1] == "WASSERSTEIN" else 1
+        return steps
+
+    @property
+    def weight_clip(self):
+        """WeightClip, or its default: 0.01 for a Wasserstein critic without spectral
+        normalisation (some Lipschitz constraint is needed), else off."""
+        clip = self.options["WeightClip"]
+        if clip is None:
+            spectral = any(getattr(layer, "spectral_norm", False)
+                           for layer in self.discriminator.layers)
+            clip = 0.01 if self.losses[1] == "WASSERSTEIN" and not spectral else 0.0
+        return clip
 
     @property
     def _has_batch_norm(self):

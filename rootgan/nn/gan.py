@@ -21,7 +21,7 @@ LATENT_DISTRIBUTIONS = ("GAUSS", "UNIFORM")
 class GAN:
     def __init__(self, generator, discriminator, generator_optimizer, discriminator_optimizer,
                  rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
-                 discriminator_loss="BCE", generator_average=0.0):
+                 discriminator_loss="BCE", generator_average=0.0, weight_clip=0.0):
         if generator.output_shape != discriminator.input_shape and (
                 int(np.prod(generator.output_shape)) != int(np.prod(discriminator.input_shape))):
             raise LayoutError(
@@ -62,6 +62,11 @@ class GAN:
         # a moving average of the generator's weights, updated after each generator step
         self.generator_average = (WeightAverage(generator, generator_average)
                                   if generator_average else None)
+        # WGAN's Lipschitz constraint by clipping: every critic parameter to [-c, c] after
+        # each critic update (Arjovsky et al. 2017); 0 = off
+        if not weight_clip >= 0:
+            raise OptionError(f"WeightClip must be >= 0, got {weight_clip}")
+        self.weight_clip = float(weight_clip)
         # mean discriminator output on the last real and generated batch: a probability for
         # BCE (sigmoid of the logit), the raw output for the other losses
         self.last_outputs = (float("nan"), float("nan"))
@@ -129,6 +134,8 @@ class GAN:
         loss_fake, grad = self.discriminator_loss.fake(outputs)
         D.backward(grad, input_grad=False)
         self.discriminator_optimizer.step()
+        if self.weight_clip:
+            np.clip(D.parameters, -self.weight_clip, self.weight_clip, out=D.parameters)
         self.last_outputs = (real_mean, fake_mean)
         return loss_real + loss_fake
 
