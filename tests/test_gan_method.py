@@ -18,6 +18,7 @@ import rootgan
 from rootgan import DataError, LayoutError, OptionError, TMVA
 from rootgan.cli import main as cli_main
 from rootgan.io.weights import read_weights
+from rootgan.methods.gan import MethodGAN
 
 from . import rootfiles
 
@@ -100,6 +101,22 @@ def test_wgan_trains_a_critic_five_times_per_generator_step_with_clipped_weights
     assert steps == [2 * 2, 2 * 12]
 
 
+def test_instance_noise_falls_linearly_to_zero_and_label_smoothing_aims_real_at_1_minus_s(
+        blob_file, workdir, monkeypatch):
+    seen = []
+    original = MethodGAN._train_epoch
+
+    def recording(self, gan, *args):
+        seen.append((gan.instance_noise, gan.discriminator_loss.real_target))
+        return original(self, gan, *args)
+    monkeypatch.setattr(MethodGAN, "_train_epoch", recording)
+    factory, method = book(blob_file, "InstanceNoise=0.4:LabelSmoothing=0.1:SelectBy=LAST:"
+                                      "TrainingStrategy=MaxEpochs=2|MaxEpochs=2")
+    factory.TrainAllMethods()
+    noise, targets = zip(*seen)
+    assert noise == pytest.approx([0.4, 0.3, 0.2, 0.1]) and targets == pytest.approx([0.9] * 4)
+
+
 def test_wgan_with_spectral_norm_needs_no_clipping(blob_file, workdir):
     discriminator = "RESHAPE|FLAT,DENSE|16|LEAKYRELU|SPECTRALNORM,DENSE|1|LINEAR|SPECTRALNORM"
     factory = TMVA.Factory("Blob", "out.root", "Silent")
@@ -134,6 +151,9 @@ def test_every_optimizer_and_weight_penalty_trains(blob_file, workdir, strategy)
                                   "DiscriminatorLoss=BCE"),
     ("GANType=ACGAN", "GANType=ACGAN is not available yet"),
     ("GANType=WGAN:WeightClip=-1", "WeightClip"),
+    ("GANType=WGAN:LabelSmoothing=0.1", "LabelSmoothing=0.1 needs a value below 1 and a "
+                                        "discriminator loss with labels"),
+    ("LabelSmoothing=1", "LabelSmoothing=1.0 needs a value below 1"),
     ("ValidationSize=0", "ValidationSize=0 leaves nothing to select"),
     ("ValidationSize=1.5", "ValidationSize=1.5 is not valid"),
     ("VarTransform=Scale:ScaleBy=energy", "ScaleBy=energy is neither a number nor a condition"),

@@ -276,3 +276,20 @@ def test_averaged_generator_generates_with_the_average_and_restores_the_weights(
 def test_weight_average_decay_must_be_below_one():
     with pytest.raises(OptionError, match="between 0 and 1"):
         small_gan(seed=0, average=1.0)
+
+
+def test_instance_noise_reaches_the_discriminator_only_when_switched_on():
+    from rootgan.nn import GAN, SGD, build_network
+
+    rng = np.random.default_rng(0)
+    generator = build_network("DENSE|16|RELU", (4,))
+    discriminator = build_network("DENSE|1|LINEAR", (16,))
+    discriminator.parameters[:] = rng.normal(size=discriminator.parameters.size)
+    gan = GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0), rng)
+    real = rng.normal(size=(64, 16)).astype(np.float32)
+    clean = float(np.mean(1 / (1 + np.exp(-discriminator.forward(real)))))  # D(real)
+    gan.train_step(real)
+    assert gan.last_outputs[0] == pytest.approx(clean, rel=1e-6)
+    gan.instance_noise = 3.0
+    gan.train_step(real)
+    assert gan.last_outputs[0] != pytest.approx(clean, rel=1e-3)

@@ -104,6 +104,11 @@ class MethodGAN(MethodBase):
                    "GANType)", allowed=("BCE", "LEASTSQUARES", "WASSERSTEIN", "HINGE")),
             Option("DiscriminatorSteps", "int", None, "discriminator (critic) updates per "
                    "generator update (default 1; WGAN 5)", minimum=1),
+            Option("LabelSmoothing", "float", 0.0, "one-sided label smoothing: real images "
+                   "aim at 1 - LabelSmoothing (BCE and LEASTSQUARES losses)", minimum=0),
+            Option("InstanceNoise", "float", 0.0, "std of Gaussian noise added to the "
+                   "discriminator's inputs (transformed pixels), falling linearly to 0 over "
+                   "the training", minimum=0),
             Option("WeightClip", "float", None, "bound of the critic's weights, clipped after "
                    "each critic update; 0 = off (default 0; with the WASSERSTEIN loss 0.01 "
                    "unless a discriminator layer uses SPECTRALNORM)", minimum=0),
@@ -164,6 +169,11 @@ class MethodGAN(MethodBase):
             raise OptionError(f"GeneratorAverage={o['GeneratorAverage']} must be below 1 (a "
                               f"decay per step, e.g. 0.999), or 0 for no averaging")
         self.losses = self._losses()
+        if o["LabelSmoothing"] and (self.losses[1] not in ("BCE", "LEASTSQUARES")
+                                    or not o["LabelSmoothing"] < 1):
+            raise OptionError(f"LabelSmoothing={o['LabelSmoothing']} needs a value below 1 and "
+                              f"a discriminator loss with labels (BCE or LEASTSQUARES), not "
+                              f"{self.losses[1]}")
         self.latent_dim, self.image_shape, g_layout, d_layout = self._architecture()
         if int(np.prod(self.image_shape)) != image_size:
             raise OptionError(f"InputLayout={'|'.join(map(str, self.image_shape))} has "
@@ -252,7 +262,8 @@ class MethodGAN(MethodBase):
                    self._optimizer(self.generator, phase.for_part("Generator")),
                    self._optimizer(self.discriminator, phase.for_part("Discriminator")),
                    rng, o["LatentDistribution"], *self.losses,
-                   generator_average=o["GeneratorAverage"], weight_clip=self.weight_clip)
+                   generator_average=o["GeneratorAverage"], weight_clip=self.weight_clip,
+                   label_smoothing=o["LabelSmoothing"])
 
     @staticmethod
     def _optimizer(network, settings):
@@ -337,6 +348,9 @@ class MethodGAN(MethodBase):
                     log.info(self.title, f"phase {phase_index + 1}: no improvement for "
                              f"{state.stale} epochs (ConvergenceSteps={patience})")
                     break
+                # instance noise falls linearly to 0 over all the epochs of all phases
+                total = sum(p["MaxEpochs"] for p in phases)
+                gan.instance_noise = o["InstanceNoise"] * max(0.0, 1 - state.epoch / total)
                 if not self._train_epoch(gan, state, phase, train_split, validation, reference,
                                          log):
                     return

@@ -21,7 +21,8 @@ LATENT_DISTRIBUTIONS = ("GAUSS", "UNIFORM")
 class GAN:
     def __init__(self, generator, discriminator, generator_optimizer, discriminator_optimizer,
                  rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
-                 discriminator_loss="BCE", generator_average=0.0, weight_clip=0.0):
+                 discriminator_loss="BCE", generator_average=0.0, weight_clip=0.0,
+                 label_smoothing=0.0):
         if generator.output_shape != discriminator.input_shape and (
                 int(np.prod(generator.output_shape)) != int(np.prod(discriminator.input_shape))):
             raise LayoutError(
@@ -67,6 +68,19 @@ class GAN:
         if not weight_clip >= 0:
             raise OptionError(f"WeightClip must be >= 0, got {weight_clip}")
         self.weight_clip = float(weight_clip)
+        # one-sided label smoothing (Salimans et al. 2016): real images aim at 1 - s
+        if label_smoothing:
+            if not hasattr(self.discriminator_loss, "real_target") or not \
+                    0 < label_smoothing < 1:
+                raise OptionError(
+                    f"LabelSmoothing={label_smoothing} needs a value in (0, 1) and a "
+                    f"discriminator loss with labels (BCE or LEASTSQUARES), not "
+                    f"{self.discriminator_loss.name}")
+            self.discriminator_loss.real_target = 1.0 - float(label_smoothing)
+        # std of the Gaussian noise added to the discriminator's inputs in training
+        # (instance noise, Sonderby et al. 2016); the caller anneals it
+        self.instance_noise = 0.0
+        self._noise_real = self._noise_fake = np.empty(0, dtype)
         # mean discriminator output on the last real and generated batch: a probability for
         # BCE (sigmoid of the logit), the raw output for the other losses
         self.last_outputs = (float("nan"), float("nan"))
@@ -122,8 +136,26 @@ class GAN:
             return float(np.mean(1 / (1 + np.exp(-np.clip(outputs, -60, 60)))))
         return float(np.mean(outputs))
 
+    def _noisy(self, images, which):
+        """``images`` plus instance noise (a reused buffer), or ``images`` without it."""
+        if not self.instance_noise:
+            return images
+        buffer = self._noise_real if which == "real" else self._noise_fake
+        if buffer.size < images.size:
+            buffer = np.empty(images.size, images.dtype)
+            if which == "real":
+                self._noise_real = buffer
+            else:
+                self._noise_fake = buffer
+        noisy = buffer[:images.size].reshape(images.shape)
+        self.rng.standard_normal(out=noisy, dtype=noisy.dtype)
+        noisy *= images.dtype.type(self.instance_noise)
+        noisy += images
+        return noisy
+
     def _discriminator_update(self, real, weights, fake):
         D = self.discriminator
+        real, fake = self._noisy(real, "real"), self._noisy(fake, "fake")
         D.zero_grad()
         outputs = D.forward(real)
         real_mean = self._mean_output(outputs)
@@ -144,7 +176,8 @@ class GAN:
         the generator's last output."""
         G, D = self.generator, self.discriminator
         G.zero_grad()
-        loss_g, grad = self.generator_loss(D.forward(fake))
+        # the noise is additive: the gradient reaching the noisy image is fake's gradient
+        loss_g, grad = self.generator_loss(D.forward(self._noisy(fake, "fake")))
         grad_fake = D.backward(grad, input_grad=True, param_grads=False)
         G.backward(grad_fake, input_grad=False)
         self.generator_optimizer.step()

@@ -39,8 +39,10 @@ class BinaryCrossEntropy(_Loss):
         loss = kernels.bce_with_logits(logits, float(target), weights, grad)
         return loss, grad.reshape(-1, 1)
 
+    real_target = 1.0  # below 1 with one-sided label smoothing
+
     def real(self, logits, weights=None):
-        return self(logits, 1.0, weights)
+        return self(logits, self.real_target, weights)
 
     def fake(self, logits):
         return self(logits, 0.0)
@@ -50,10 +52,12 @@ class LeastSquaresDiscriminator(_Loss):
     """LSGAN: ``(D(real) - 1)^2 / 2 + D(fake)^2 / 2``."""
 
     name = "LEASTSQUARES"
+    real_target = 1.0  # below 1 with one-sided label smoothing
 
     def real(self, outputs, weights=None):
         outputs, grad, weights = self._buffers(outputs, weights)
-        return kernels.least_squares(outputs, 1.0, weights, grad), grad.reshape(-1, 1)
+        return (kernels.least_squares(outputs, self.real_target, weights, grad),
+                grad.reshape(-1, 1))
 
     def fake(self, outputs):
         outputs, grad, weights = self._buffers(outputs, None)
