@@ -293,3 +293,61 @@ def test_instance_noise_reaches_the_discriminator_only_when_switched_on():
     gan.instance_noise = 3.0
     gan.train_step(real)
     assert gan.last_outputs[0] != pytest.approx(clean, rel=1e-3)
+
+
+@pytest.mark.parametrize("discriminator_layout,discriminator_input", [
+    ("DENSE|6|TANH,DENSE|1|LINEAR", (16 + 2,)),                      # conditions appended
+    ("CONV|2|3|3|1|1|1|1|TANH,RESHAPE|FLAT,DENSE|1|LINEAR", (1 + 2, 4, 4)),  # as channels
+])
+def test_conditional_gan_generator_gradient_matches_finite_differences(
+        discriminator_layout, discriminator_input):
+    """CGAN: the generator sees [z, c], the discriminator the image with c attached; the
+    generator's gradient must come back through the image part of D's input only."""
+    from rootgan.nn import GAN, SGD
+
+    generator = random_network("DENSE|16|TANH,RESHAPE|1|4|4", (3 + 2,), np.float64, seed=1)
+    discriminator = random_network(discriminator_layout, discriminator_input, np.float64,
+                                   seed=2)
+    gan = GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0),
+              np.random.default_rng(0), condition_dim=2)
+    assert gan.latent_dim == 3
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(4, 3))
+    conditions = rng.normal(size=(4, 2))
+    gan.sample_latent = lambda n, rng=None: z[:n]
+    gan.train_step(rng.normal(size=(4, 1, 4, 4)), conditions=conditions)
+    analytic = generator.gradients.copy()
+
+    def loss():
+        images = generator.forward(np.concatenate([z, conditions], axis=1))
+        return gan.generator_loss(discriminator.forward(
+            gan._with_conditions(images, conditions)))[0]
+    numeric = np.empty(generator.parameters.size)
+    for i in range(numeric.size):
+        saved = generator.parameters[i]
+        generator.parameters[i] = saved + 1e-6
+        up = loss()
+        generator.parameters[i] = saved - 1e-6
+        down = loss()
+        generator.parameters[i] = saved
+        numeric[i] = (up - down) / 2e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+    del gan.sample_latent  # back to drawing noise
+    images = gan.generate(5, conditions=np.zeros((5, 2)))
+    assert images.shape == (5, 1, 4, 4)
+
+
+def test_conditional_gan_inputs_are_checked():
+    from rootgan.nn import GAN, SGD
+
+    generator = build_network("DENSE|16|TANH", (5,))
+    discriminator = build_network("DENSE|1|LINEAR", (18,))
+    with pytest.raises(LayoutError, match="with 3 conditions the discriminator's input must"):
+        GAN(generator, discriminator, SGD(generator), SGD(discriminator),
+            np.random.default_rng(0), condition_dim=3)
+    gan = GAN(generator, discriminator, SGD(generator), SGD(discriminator),
+              np.random.default_rng(0), condition_dim=2)
+    with pytest.raises(DataError, match="needs finite conditions of shape \\(4, 2\\)"):
+        gan.train_step(np.zeros((4, 16), np.float32), conditions=np.zeros((4, 3)))
+    with pytest.raises(DataError, match="with NaN or inf"):
+        gan.generate(2, conditions=np.array([[0.0, np.nan], [1.0, 1.0]]))

@@ -22,13 +22,9 @@ class GAN:
     def __init__(self, generator, discriminator, generator_optimizer, discriminator_optimizer,
                  rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
                  discriminator_loss="BCE", generator_average=0.0, weight_clip=0.0,
-                 label_smoothing=0.0):
-        if generator.output_shape != discriminator.input_shape and (
-                int(np.prod(generator.output_shape)) != int(np.prod(discriminator.input_shape))):
-            raise LayoutError(
-                f"the generator's output {generator.output_shape} does not match the "
-                f"discriminator's input {discriminator.input_shape}"
-            )
+                 label_smoothing=0.0, condition_dim=0):
+        self.condition_dim = int(condition_dim)
+        self.condition_mode = self._condition_mode(generator, discriminator)
         last = discriminator.layers[-1] if discriminator.layers else None
         if not (isinstance(last, Dense) and last.width == 1 and last.activation == "LINEAR"):
             raise LayoutError(
@@ -55,7 +51,11 @@ class GAN:
         self.discriminator_optimizer = discriminator_optimizer
         self.rng = rng
         self.latent_distribution = latent_distribution
-        self.latent_dim = int(np.prod(generator.input_shape))
+        self.latent_dim = int(np.prod(generator.input_shape)) - self.condition_dim
+        if self.latent_dim < 1:
+            raise LayoutError(f"the generator's input ({int(np.prod(generator.input_shape))} "
+                              f"values) must hold the latent vector and the "
+                              f"{self.condition_dim} conditions")
         dtype = generator.dtype
         self.generator_loss, self.discriminator_loss = make_losses(
             generator_loss, discriminator_loss, dtype)
@@ -85,6 +85,69 @@ class GAN:
         # BCE (sigmoid of the logit), the raw output for the other losses
         self.last_outputs = (float("nan"), float("nan"))
 
+    def _condition_mode(self, generator, discriminator):
+        """How the discriminator sees the conditions (CGAN): appended to its flat input
+        (``flat``, for a discriminator whose input is flat), or as constant channels of the
+        image (``channels``); None without conditions."""
+        image, given = generator.output_shape, discriminator.input_shape
+        size, k = int(np.prod(image)), self.condition_dim
+        if k == 0:
+            if image != given and size != int(np.prod(given)):
+                raise LayoutError(f"the generator's output {image} does not match the "
+                                  f"discriminator's input {given}")
+            return None
+        if given == (size + k,):
+            return "flat"
+        if len(image) == 3 and given == (image[0] + k,) + image[1:]:
+            return "channels"
+        raise LayoutError(
+            f"with {k} conditions the discriminator's input must be the generator's output "
+            f"{image} with the conditions appended: flat ({size + k},) or as channels "
+            f"({image[0] + k if len(image) == 3 else '?'}, ...); it is {given}")
+
+    def _generator_input(self, n, conditions, rng=None):
+        latent = self.sample_latent(n, rng)
+        if not self.condition_dim:
+            return latent
+        return np.ascontiguousarray(np.concatenate([latent, conditions], axis=1))
+
+    def _with_conditions(self, images, conditions):
+        """The discriminator's input: ``images`` with the conditions attached."""
+        if not self.condition_dim:
+            return images
+        n = images.shape[0]
+        if self.condition_mode == "flat":
+            return np.ascontiguousarray(np.concatenate([images.reshape(n, -1), conditions],
+                                                       axis=1))
+        _, h, w = self.generator.output_shape
+        planes = np.broadcast_to(conditions[:, :, None, None], (n, self.condition_dim, h, w))
+        return np.ascontiguousarray(np.concatenate(
+            [images.reshape((n,) + self.generator.output_shape), planes], axis=1))
+
+    def _image_gradient(self, grad):
+        """The part of the discriminator's input gradient that belongs to the image."""
+        if not self.condition_dim:
+            return grad
+        n = grad.shape[0]
+        if self.condition_mode == "flat":
+            return np.ascontiguousarray(grad.reshape(n, -1)[:, :-self.condition_dim])
+        depth = self.generator.output_shape[0]
+        return np.ascontiguousarray(grad.reshape((n, -1) + self.generator.output_shape[1:])
+                                    [:, :depth])
+
+    def _checked_conditions(self, conditions, n):
+        if not self.condition_dim:
+            if conditions is not None:
+                raise DataError("this GAN has no conditions; give none")
+            return None
+        conditions = np.ascontiguousarray(conditions, dtype=self.generator.dtype)
+        if conditions.shape != (n, self.condition_dim) or not np.all(np.isfinite(conditions)):
+            raise DataError(f"a conditional GAN needs finite conditions of shape "
+                            f"({n}, {self.condition_dim}); got {conditions.shape}"
+                            + ("" if conditions.shape != (n, self.condition_dim)
+                               else " with NaN or inf"))
+        return conditions
+
     def sample_latent(self, n, rng=None):
         """Latent vectors for ``n`` images (from ``rng``, default the training generator),
         in a buffer reused between calls."""
@@ -100,23 +163,27 @@ class GAN:
             noise -= 1
         return noise
 
-    def train_step(self, real, weights=None):
+    def train_step(self, real, weights=None, conditions=None):
         """One discriminator and one generator update on the batch ``real``, both on the
         same generated batch (benchmark-gan.md).
 
-        ``weights`` (one per real image) weight the real images' discriminator loss.
+        ``weights`` (one per real image) weight the real images' discriminator loss;
+        ``conditions`` (n, condition_dim), for a conditional GAN, are the real images'
+        conditions, also given to the generator for its images (CGAN).
         Returns ``(discriminator loss, generator loss)``."""
         real, weights = self._checked(real, weights)
-        fake = self.generator.forward(self.sample_latent(real.shape[0]))
-        loss_d = self._discriminator_update(real, weights, fake)
-        return loss_d, self._generator_update(fake)
+        conditions = self._checked_conditions(conditions, real.shape[0])
+        fake = self.generator.forward(self._generator_input(real.shape[0], conditions))
+        loss_d = self._discriminator_update(real, weights, fake, conditions)
+        return loss_d, self._generator_update(fake, conditions)
 
-    def discriminator_step(self, real, weights=None):
+    def discriminator_step(self, real, weights=None, conditions=None):
         """A discriminator update alone, on a fresh generated batch (for several
         discriminator steps per generator step). Returns the discriminator loss."""
         real, weights = self._checked(real, weights)
-        return self._discriminator_update(
-            real, weights, self.generator.forward(self.sample_latent(real.shape[0])))
+        conditions = self._checked_conditions(conditions, real.shape[0])
+        fake = self.generator.forward(self._generator_input(real.shape[0], conditions))
+        return self._discriminator_update(real, weights, fake, conditions)
 
     def _checked(self, real, weights):
         real = np.ascontiguousarray(real, dtype=self.discriminator.dtype)
@@ -153,9 +220,11 @@ class GAN:
         noisy += images
         return noisy
 
-    def _discriminator_update(self, real, weights, fake):
+    def _discriminator_update(self, real, weights, fake, conditions=None):
         D = self.discriminator
         real, fake = self._noisy(real, "real"), self._noisy(fake, "fake")
+        real = self._with_conditions(real, conditions)
+        fake = self._with_conditions(fake, conditions)
         D.zero_grad()
         outputs = D.forward(real)
         real_mean = self._mean_output(outputs)
@@ -171,14 +240,15 @@ class GAN:
         self.last_outputs = (real_mean, fake_mean)
         return loss_real + loss_fake
 
-    def _generator_update(self, fake):
+    def _generator_update(self, fake, conditions=None):
         """Generator update through the discriminator's input gradient; ``fake`` must be
         the generator's last output."""
         G, D = self.generator, self.discriminator
         G.zero_grad()
         # the noise is additive: the gradient reaching the noisy image is fake's gradient
-        loss_g, grad = self.generator_loss(D.forward(self._noisy(fake, "fake")))
-        grad_fake = D.backward(grad, input_grad=True, param_grads=False)
+        seen = self._with_conditions(self._noisy(fake, "fake"), conditions)
+        loss_g, grad = self.generator_loss(D.forward(seen))
+        grad_fake = self._image_gradient(D.backward(grad, input_grad=True, param_grads=False))
         G.backward(grad_fake, input_grad=False)
         self.generator_optimizer.step()
         if self.generator_average is not None and np.isfinite(loss_g):
@@ -192,16 +262,19 @@ class GAN:
             return nullcontext()
         return self.generator_average.applied()
 
-    def generate(self, n, batch_size=1024, rng=None):
+    def generate(self, n, batch_size=1024, rng=None, conditions=None):
         """``n`` generated images, shape ``(n, *generator.output_shape)``; the noise comes
-        from ``rng`` (default: the training generator, whose sequence this advances)."""
+        from ``rng`` (default: the training generator, whose sequence this advances); a
+        conditional GAN needs ``conditions`` of shape (n, condition_dim)."""
         if int(n) != n or n < 0 or int(batch_size) != batch_size or batch_size < 1:
             raise DataError(f"generate needs n >= 0 and batch_size >= 1 (integers); got "
                             f"n={n!r}, batch_size={batch_size!r}")
         n, batch_size = int(n), int(batch_size)
+        conditions = self._checked_conditions(conditions, n)
         out = np.empty((n,) + self.generator.output_shape, self.generator.dtype)
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
-            out[start:stop] = self.generator.forward(self.sample_latent(stop - start, rng),
-                                                     training=False)
+            part = None if conditions is None else conditions[start:stop]
+            out[start:stop] = self.generator.forward(
+                self._generator_input(stop - start, part, rng), training=False)
         return out
