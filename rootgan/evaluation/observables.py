@@ -18,6 +18,8 @@ non-zero pixels). Which observables apply depends on the pixel geometry:
 ``register_observable`` adds a user's own per-event observable for every later comparison.
 """
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
@@ -73,7 +75,7 @@ class Geometry:
 
 
 class Observable:
-    """A named observable: ``function(pixels, geometry, condition)`` returns one value per
+    """A named observable: ``function(sample)`` (a :class:`Sample`) returns one value per
     event, or, when ``pooled``, ``(values, owner event, weight)`` arrays."""
 
     def __init__(self, name, function, title="", unit="", pooled=False, log_scale=False,
@@ -118,6 +120,17 @@ class Measured:
         picked = offsets + np.arange(counts.sum())
         return values[picked], weight[picked] * self.weights[owner[picked]]
 
+    def subset(self, rows):
+        """The events ``rows`` (a boolean mask) as a Measured, without measuring again."""
+        chosen = np.flatnonzero(rows)
+        pooled = {}
+        for name, (values, owner, weight) in self.pooled.items():
+            keep = np.isin(owner, chosen)
+            pooled[name] = (values[keep], np.searchsorted(chosen, owner[keep]), weight[keep])
+        return Measured(self.observables, {k: v[chosen] for k, v in self.events.items()},
+                        pooled, self.weights[chosen], self.pixels[chosen],
+                        None if self.condition is None else self.condition[chosen])
+
     def vector(self):
         """The per-event observables that form the observable vector, as (n, k)."""
         names = [o.name for o in self.observables if not o.pooled and o.in_vector]
@@ -150,8 +163,9 @@ def measure(images, geometry, weights=None, condition=None, what="sample"):
         condition = _checked_condition(condition, n, what, geometry)
     chosen = observables_for(geometry, condition is not None)
     events, pooled = {}, {}
+    sample = Sample(pixels, geometry, condition)
     for observable in chosen:
-        result = observable.function(pixels, geometry, condition)
+        result = observable.function(sample)
         if observable.pooled:
             pooled[observable.name] = result
         else:
@@ -260,46 +274,66 @@ def _core_fraction(pixels, rows, columns):
     return out
 
 
+class Sample:
+    """What an observable function reads: the pixels (n, pixels) in float64, the geometry
+    and the condition, and quantities several observables share, computed once."""
+
+    def __init__(self, pixels, geometry, condition):
+        self.pixels, self.geometry, self.condition = pixels, geometry, condition
+
+    @functools.cached_property
+    def moments(self):
+        """Per event: total, non-zero count, centroid x, y, widths x, y."""
+        return _moments(self.pixels, self.geometry.x, self.geometry.y)
+
+    @functools.cached_property
+    def mass_pt(self):
+        return image_mass_pt(self.pixels, self.geometry.shape[1:], self.geometry.extent)
+
+
 def _moment(column):
-    def compute(pixels, geometry, condition):
-        return _moments(pixels, geometry.x, geometry.y)[:, column]
+    def compute(sample):
+        return sample.moments[:, column]
     return compute
 
 
-def _nonzero_fraction(pixels, geometry, condition):
-    return (pixels != 0).sum(axis=1) / pixels.shape[1]
+def _nonzero_fraction(sample):
+    return sample.moments[:, 1] / sample.pixels.shape[1]
 
 
-def _pixel_spectrum(pixels, geometry, condition):
+def _pixel_spectrum(sample):
+    pixels = sample.pixels
     owner, position = np.nonzero(pixels > 0)
     return pixels[owner, position], owner, np.ones(owner.size)
 
 
-def _jet_mass(pixels, geometry, condition):
-    return image_mass_pt(pixels, geometry.shape[1:], geometry.extent)[0]
+def _jet_mass(sample):
+    return sample.mass_pt[0]
 
 
-def _jet_pt(pixels, geometry, condition):
-    return image_mass_pt(pixels, geometry.shape[1:], geometry.extent)[1]
+def _jet_pt(sample):
+    return sample.mass_pt[1]
 
 
-def _jet_tau21(pixels, geometry, condition):
-    return image_tau21(pixels, geometry.shape[1:], geometry.extent)
+def _jet_tau21(sample):
+    return image_tau21(sample.pixels, sample.geometry.shape[1:], sample.geometry.extent)
 
 
-def _radial_profile(pixels, geometry, condition):
+def _radial_profile(sample):
+    pixels, geometry = sample.pixels, sample.geometry
     owner, position = np.nonzero(pixels > 0)
     distance = np.hypot(geometry.x, geometry.y)[position % geometry.x.size]
     lit = np.where(pixels > 0, pixels, 0.0).sum(axis=1)  # > 0 for every owner
     return distance, owner, pixels[owner, position] / lit[owner]
 
 
-def _energy_response(pixels, geometry, condition):
-    return pixels.sum(axis=1) / np.where(condition != 0, condition, np.nan)
+def _energy_response(sample):
+    condition = sample.condition
+    return sample.moments[:, 0] / np.where(condition != 0, condition, np.nan)
 
 
-def _core(pixels, geometry, condition):
-    return _core_fraction(pixels, geometry.shape[1], geometry.shape[2])
+def _core(sample):
+    return _core_fraction(sample.pixels, sample.geometry.shape[1], sample.geometry.shape[2])
 
 
 def observables_for(geometry, with_condition=False):
@@ -354,8 +388,8 @@ def register_observable(name, function, title="", unit="", log_scale=False):
     if name in builtin - set(USER_OBSERVABLES):
         raise DataError(f"observable {name!r} is built in; choose another name")
 
-    def compute(pixels, geometry, condition):
-        return function(pixels.reshape((len(pixels),) + geometry.shape))
+    def compute(sample):
+        return function(sample.pixels.reshape((len(sample.pixels),) + sample.geometry.shape))
     USER_OBSERVABLES[name] = Observable(name, compute, title, unit, log_scale=log_scale)
 
 

@@ -169,11 +169,7 @@ def evaluate(real_images, generated_images, geometry=None, real_weights=None,
             if pick_real.sum() < 4 or pick_generated.sum() < 2:
                 binned.append((low, high, []))  # said in the table: too few events
                 continue
-            binned.append((low, high, wasserstein_rows(
-                measure(real.pixels[pick_real], geometry, real.weights[pick_real],
-                        real.condition[pick_real], "the real sample"),
-                measure(generated.pixels[pick_generated], geometry,
-                        generated.weights[pick_generated],
-                        generated.condition[pick_generated], "the generated sample"), seed)))
+            binned.append((low, high, wasserstein_rows(real.subset(pick_real),
+                                                       generated.subset(pick_generated), seed)))
     return Evaluation(geometry, real, generated, rows, binned)
 

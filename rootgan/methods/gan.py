@@ -358,6 +358,16 @@ class MethodGAN(MethodBase):
                 if o["CheckpointEvery"] and state.epoch % o["CheckpointEvery"] == 0:
                     self._checkpoint(gan, state)
 
+    def _stop_diverged(self, state, good, epoch, loss_d, loss_g, log):
+        """Back to the weights of the last good epoch after a non-finite loss; False."""
+        self.generator.set_parameters(good[0])
+        self.discriminator.set_parameters(good[1])
+        log.info(self.title, NON_FINITE_HELP.format(epoch=epoch, loss_d=loss_d, loss_g=loss_g))
+        if state.best is None:
+            state.best = good
+            state.best_epoch = epoch - 1
+        return False
+
     def _train_epoch(self, gan, state, phase, train_split, validation, reference, log):
         """One epoch; False when training must stop (a non-finite loss)."""
         start = time.perf_counter()
@@ -390,26 +400,12 @@ class MethodGAN(MethodBase):
                 steps += 1
                 bar.update(n)
                 if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
-                    self.generator.set_parameters(good[0])
-                    self.discriminator.set_parameters(good[1])
-                    log.info(self.title, NON_FINITE_HELP.format(epoch=epoch, loss_d=loss_d,
-                                                                loss_g=loss_g))
-                    if state.best is None:
-                        state.best = good
-                        state.best_epoch = epoch - 1
-                    return False
+                    return self._stop_diverged(state, good, epoch, loss_d, loss_g, log)
         # batches left over when the epoch is not a multiple of DiscriminatorSteps still
         # train the critic
         leftover = [gan.discriminator_step(real, weights) for real, weights in pending]
         if not all(math.isfinite(loss) for loss in leftover):
-            self.generator.set_parameters(good[0])
-            self.discriminator.set_parameters(good[1])
-            log.info(self.title, NON_FINITE_HELP.format(epoch=epoch, loss_d=float("nan"),
-                                                        loss_g=float("nan")))
-            if state.best is None:
-                state.best = good
-                state.best_epoch = epoch - 1
-            return False
+            return self._stop_diverged(state, good, epoch, float("nan"), float("nan"), log)
         if train_split.dropped:
             log.info(self.title, f"NonFinite=DROP: {train_split.dropped} events dropped")
         if not events:

@@ -150,8 +150,10 @@ class _Activated(Layer):
     def build(self, input_shape, dtype):
         super().build(input_shape, dtype)
         if self.spectral_norm:
-            rows, columns = self._weight_matrix(np.empty(self.parameter_shapes()["weight"],
-                                                         self.dtype)).shape
+            # W / sigma and the gradient with respect to it, reused every batch
+            self.w_sn = np.empty(self.parameter_shapes()["weight"], self.dtype)
+            self.g_sn = np.empty_like(self.w_sn)
+            rows, columns = self._weight_matrix(self.w_sn).shape
             self.sn_u = np.full(rows, 1 / np.sqrt(rows), self.dtype)
             self.sn_v = np.full(columns, 1 / np.sqrt(columns), self.dtype)
             self.sigma = self.dtype.type(1)
@@ -218,9 +220,6 @@ class _Activated(Layer):
         return matrix.reshape(shape)
 
     def _normalised_weight(self, weight, training):
-        if not hasattr(self, "w_sn"):
-            self.w_sn = np.empty_like(weight)
-            self.g_sn = np.empty_like(weight)
         matrix = self._weight_matrix(weight)
         if training:  # one power-iteration step (torch: v first, then u)
             v = matrix.T @ self.sn_u
