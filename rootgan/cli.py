@@ -12,10 +12,19 @@ def _generate(args):
     from .methods.gan import generate
     from .tmva.log import Log
 
-    if args.condition or args.conditions:
-        conditions = args.condition or args.conditions
-    else:
-        conditions = None
+    conditions = args.conditions
+    if args.condition:
+        conditions = {}
+        for text in args.condition:
+            name, equals, value = text.partition("=")
+            try:
+                conditions[name.strip()] = float(value)
+            except ValueError:
+                raise RootganError(f"--condition {text}: expected NAME=VALUE with a number, "
+                                   f"e.g. --condition energy=50") from None
+            if not equals or not name.strip():
+                raise RootganError(f"--condition {text}: expected NAME=VALUE, e.g. "
+                                   f"--condition energy=50")
     unsupported = [flag for flag, value in (("--events-per-file", args.events_per_file),
                                             ("--workers", args.workers),
                                             ("--scheduler", args.scheduler)) if value]
@@ -26,7 +35,7 @@ def _generate(args):
     with log.progress(args.n, "generate") as bar:
         path = generate(args.weights, args.n, args.out, seed=args.seed,
                         batch_size=args.batch_size, conditions=conditions,
-                        progress=bar.update)
+                        progress=bar.update, notice=lambda text: print(text, file=sys.stderr))
     print(f"generated {args.n:,} events into {path} (tree GeneratedTree)")
 
 
@@ -61,7 +70,8 @@ def parser():
                      help="images per generator pass (default 1024)")
     given = gen.add_mutually_exclusive_group()
     given.add_argument("--condition", action="append", metavar="NAME=VALUE",
-                       help="a fixed condition for every event (conditional GANs)")
+                       help="a fixed condition for every event (conditional GANs; repeat "
+                            "for each condition)")
     given.add_argument("--conditions", metavar="FILE.root:TREE",
                        help="per-event conditions from a tree (conditional GANs)")
     gen.add_argument("--events-per-file", type=int, metavar="M",

@@ -149,7 +149,11 @@ def test_every_optimizer_and_weight_penalty_trains(blob_file, workdir, strategy)
     ("GeneratorLoss=HINGE", "GeneratorLoss=HINGE does not go with DiscriminatorLoss=BCE"),
     ("GeneratorLoss=WASSERSTEIN", "GeneratorLoss=WASSERSTEIN does not go with "
                                   "DiscriminatorLoss=BCE"),
-    ("GANType=ACGAN", "GANType=ACGAN is not available yet"),
+    ("GANType=ACGAN", "GANType=ACGAN generates images for given conditions, but the "
+                      "DataLoader declares none"),
+    ("GANType=CGAN", "GANType=CGAN generates images for given conditions"),
+    ("EnergyLossWeight=1", "EnergyLossWeight compares each image's sum with its energy"),
+    ("EnergyCondition=energy", "EnergyCondition=energy is not a condition of the DataLoader"),
     ("GANType=WGAN:WeightClip=-1", "WeightClip"),
     ("GANType=WGAN:LabelSmoothing=0.1", "LabelSmoothing=0.1 needs a value below 1 and a "
                                         "discriminator loss with labels"),
@@ -377,12 +381,6 @@ def test_a_killed_job_resumed_ends_with_the_weights_of_an_uninterrupted_run(blob
     assert ours.method["history"] == theirs.method["history"] | {
         "seconds": ours.method["history"]["seconds"],
         "events_per_second": ours.method["history"]["events_per_second"]}
-
-
-def test_scaling_by_a_condition_waits_for_conditional_gans(blob_file, workdir):
-    loader = loader_for(blob_file, condition=True)
-    with pytest.raises(OptionError, match="needs a conditional GAN"):
-        book(blob_file, "VarTransform=Scale:ScaleBy=energy", loader=loader)
 
 
 def test_a_validation_size_that_rounds_to_nothing_is_explained(blob_file, workdir):

@@ -351,3 +351,66 @@ def test_conditional_gan_inputs_are_checked():
         gan.train_step(np.zeros((4, 16), np.float32), conditions=np.zeros((4, 3)))
     with pytest.raises(DataError, match="with NaN or inf"):
         gan.generate(2, conditions=np.array([[0.0, np.nan], [1.0, 1.0]]))
+
+
+def _finite_differences(network, loss, eps=1e-6):
+    numeric = np.empty(network.parameters.size)
+    for i in range(numeric.size):
+        saved = network.parameters[i]
+        network.parameters[i] = saved + eps
+        up = loss()
+        network.parameters[i] = saved - eps
+        down = loss()
+        network.parameters[i] = saved
+        numeric[i] = (up - down) / (2 * eps)
+    return numeric
+
+
+def test_acgan_auxiliary_head_and_energy_penalty_gradients_match_finite_differences():
+    """ACGAN: the discriminator's last layer carries, after its logit, a regression output
+    for a continuous condition and logits for a class condition; the discriminator learns
+    them on real images, the generator on its own (with an energy penalty on top). Both
+    networks' gradients must match finite differences of the summed losses."""
+    from rootgan.nn import GAN, SGD
+    from rootgan.nn.auxiliary import AuxiliaryHead, Classification, Regression
+
+    head = AuxiliaryHead([Regression(), Classification([-1.0, 1.0])], weight=0.7)
+    generator = random_network("DENSE|16|SOFTPLUS", (3 + 2,), np.float64, seed=1)
+    discriminator = random_network("DENSE|6|TANH,DENSE|4|LINEAR", (16,), np.float64, seed=2)
+
+    def penalty(fake, conditions):  # squared mismatch of the image sum and condition 0
+        mismatch = fake.reshape(len(fake), -1).sum(axis=1) - conditions[:, 0]
+        grad = np.repeat((2 * mismatch / len(fake))[:, None], 16, axis=1)
+        return float(np.mean(mismatch ** 2)), grad
+
+    gan = GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0),
+              np.random.default_rng(0), condition_dim=2, conditions_to_discriminator=False,
+              auxiliary=head, generator_penalty=penalty)
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(5, 3))
+    conditions = np.stack([rng.normal(size=5), rng.choice([-1.0, 1.0], 5)], axis=1)
+    real = rng.normal(size=(5, 16))
+    weights = rng.uniform(0.5, 2, 5)
+    gan.sample_latent = lambda n, rng=None: z[:n]
+    gan.train_step(real, weights, conditions=conditions)
+
+    def fake():
+        return generator.forward(np.concatenate([z, conditions], axis=1))
+
+    def discriminator_loss():
+        out_real = discriminator.forward(real)
+        loss = gan.discriminator_loss.real(out_real[:, :1].copy(), weights)[0]
+        loss += head.loss(out_real[:, 1:], conditions, weights)[0]
+        return loss + gan.discriminator_loss.fake(discriminator.forward(fake())[:, :1].copy())[0]
+
+    def generator_loss():
+        images = fake()
+        out = discriminator.forward(images)
+        return (gan.generator_loss(out[:, :1].copy())[0] + head.loss(out[:, 1:], conditions)[0]
+                + penalty(images, conditions)[0])
+    for network, loss in ((discriminator, discriminator_loss), (generator, generator_loss)):
+        analytic = network.gradients.copy()
+        np.testing.assert_allclose(analytic, _finite_differences(network, loss),
+                                   rtol=1e-5, atol=1e-8)
+    predicted = head.predict(np.array([[0.3, 2.0, -1.0]]))
+    assert predicted.tolist() == [[0.3, -1.0]]

@@ -23,14 +23,19 @@ from ..evaluation.report import evaluate
 from ..io.output import staged, write_tree
 from ..io.weights import WeightsContent, environment_info, read_weights, write_weights
 from ..nn import GAN, build_network, initialize, make_optimizer
+from ..nn.auxiliary import AuxiliaryHead, Classification, Regression
+from ..nn.layout import split_layout
 from ..nn.losses import make_losses
 from ..options import Option, OptionSet
 from .base import GAN_KIND, MethodBase, register_method
+from .conditions import ConditionSpace
 from .transforms import PixelTransform
 
 COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
 COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is reported as a collapse
-LATER = {"GANType": ("CGAN", "ACGAN")}
+# a discriminator starting with one of these sees the conditions as constant channels
+# (CGAN); any other gets them appended to its flat input
+IMAGE_WORDS = ("CONV", "LOCAL", "MAXPOOL", "UPSAMPLE", "TRANSCONV", "BNORM", "DROPOUT")
 
 PHASE_OPTIONS = OptionSet("TrainingStrategy", [
     Option("LearningRate", "float", 2e-4, "step size", minimum=0),
@@ -96,8 +101,10 @@ class MethodGAN(MethodBase):
             Option("LeakyReluSlope", "float", 0.2, "slope of every LEAKYRELU", minimum=0),
             Option("WeightInitialization", "enum", "XAVIERUNIFORM", "weight initialiser",
                    allowed=("XAVIER", "XAVIERUNIFORM", "GAUSS", "UNIFORM", "HE")),
-            Option("GANType", "enum", "GAN", "GAN variant (GAN, LSGAN; CGAN, ACGAN and WGAN "
-                   "with the variants work)", allowed=("GAN", "CGAN", "ACGAN", "WGAN", "LSGAN")),
+            Option("GANType", "enum", "GAN", "GAN variant: GAN, LSGAN (least squares), WGAN "
+                   "(Wasserstein), CGAN (conditional: needs AddCondition), ACGAN (CGAN whose "
+                   "discriminator predicts the conditions)",
+                   allowed=("GAN", "CGAN", "ACGAN", "WGAN", "LSGAN")),
             Option("GeneratorLoss", "enum", None, "generator loss (default from GANType)",
                    allowed=("NONSATURATING", "MINIMAX", "LEASTSQUARES", "WASSERSTEIN", "HINGE")),
             Option("DiscriminatorLoss", "enum", None, "discriminator loss (default from "
@@ -109,6 +116,13 @@ class MethodGAN(MethodBase):
             Option("InstanceNoise", "float", 0.0, "std of Gaussian noise added to the "
                    "discriminator's inputs (transformed pixels), falling linearly to 0 over "
                    "the training", minimum=0),
+            Option("AuxiliaryWeight", "float", 1.0, "ACGAN: weight of the auxiliary "
+                   "condition loss in both networks' losses", minimum=0),
+            Option("EnergyLossWeight", "float", 0.0, "weight of the penalty mean(|sum(pixels) "
+                   "- E| / E) on generated images, E the EnergyCondition (CaloGAN); 0 = off",
+                   minimum=0),
+            Option("EnergyCondition", "string", None, "the condition EnergyLossWeight "
+                   "compares the image sum with (default: the only condition)"),
             Option("WeightClip", "float", None, "bound of the critic's weights, clipped after "
                    "each critic update; 0 = off (default 0; with the WASSERSTEIN loss 0.01 "
                    "unless a discriminator layer uses SPECTRALNORM)", minimum=0),
@@ -148,17 +162,11 @@ class MethodGAN(MethodBase):
             raise OptionError(f"GAN {title!r} generates one image per event: declare exactly one "
                               f"AddVariablesArray (found {len(arrays)})")
         self.image_name, image_size = next(iter(arrays.items()))
-        for option, later in LATER.items():
-            if option == "Optimizer":
-                values = [phase.for_part(part)["Optimizer"] for phase in o["TrainingStrategy"]
-                          for part in ("Generator", "Discriminator")]
-            else:
-                values = [o[option]]
-            for value in values:
-                if value in later:
-                    raise OptionError(f"{option}={value} is not available yet (it comes with "
-                                      f"the GAN variants / engine part 2 work); use one of "
-                                      f"the others")
+        self.conditions = ConditionSpace(variables.get("conditions", []))
+        if o["GANType"] in ("CGAN", "ACGAN") and not len(self.conditions):
+            raise OptionError(f"GANType={o['GANType']} generates images for given conditions, "
+                              f"but the DataLoader declares none; add one with "
+                              f"loader.AddCondition('energy') (a branch or expression)")
         if o["SelectBy"] != "LAST" and o["ValidationSize"] == 0:
             raise OptionError("ValidationSize=0 leaves nothing to select the best epoch with; "
                               "use SelectBy=LAST or a ValidationSize above 0")
@@ -180,23 +188,21 @@ class MethodGAN(MethodBase):
                               f"{int(np.prod(self.image_shape))} values, but the DataLoader's "
                               f"{self.image_name!r} has {image_size}")
         self.generator_layout, self.discriminator_layout = g_layout, d_layout
-        self.generator = build_network(g_layout, (self.latent_dim,), o["LeakyReluSlope"],
-                                       name="generator")
-        self.discriminator = build_network(d_layout, self.image_shape, o["LeakyReluSlope"],
-                                           name="discriminator")
+        self.generator = build_network(g_layout, (self.latent_dim + len(self.conditions),),
+                                       o["LeakyReluSlope"], name="generator")
+        # until the training conditions are known, an ACGAN head regresses every condition
+        self.discriminator = self._build_discriminator([None] * len(self.conditions))
         if int(np.prod(self.generator.output_shape)) != image_size:
             raise OptionError(f"the generator's output {self.generator.output_shape} does not "
                               f"hold the {image_size} values of an image "
                               f"{'|'.join(map(str, self.image_shape))}")
         self.transform = PixelTransform(o["VarTransform"], o["PixelScale"], o["ScaleBy"])
-        if self.transform.condition is not None and o["VarTransform"] == "Scale":
-            if self.transform.condition not in variables.get("conditions", []):
-                raise OptionError(f"ScaleBy={o['ScaleBy']} is neither a number nor a condition "
-                                  f"of the DataLoader (conditions: "
-                                  f"{', '.join(variables.get('conditions', [])) or 'none'})")
-            # generated events need the condition to undo the scaling: conditional GANs only
-            raise OptionError(f"ScaleBy={o['ScaleBy']} (a condition) needs a conditional GAN, "
-                              f"which comes with the GAN variants work; use a number for now")
+        if self.transform.condition is not None and o["VarTransform"] == "Scale" and \
+                self.transform.condition not in self.conditions.names:
+            raise OptionError(f"ScaleBy={o['ScaleBy']} is neither a number nor a condition "
+                              f"of the DataLoader (conditions: "
+                              f"{', '.join(self.conditions.names) or 'none'})")
+        self.energy_condition = self._energy_condition()
         self.seed = o["RandomSeed"]
         self.history = {name: [] for name in HISTORY}
         self.best_epoch = None
@@ -204,10 +210,62 @@ class MethodGAN(MethodBase):
         self._evaluation = None
 
     # -- configuration -------------------------------------------------------------------
+    def _energy_condition(self):
+        o = self.options
+        name = o["EnergyCondition"]
+        if name is not None and name not in self.conditions.names:
+            raise OptionError(f"EnergyCondition={name} is not a condition of the DataLoader "
+                              f"(conditions: {', '.join(self.conditions.names) or 'none'})")
+        if not o["EnergyLossWeight"]:
+            return None
+        if name is None:
+            if len(self.conditions) != 1:
+                raise OptionError(
+                    f"EnergyLossWeight compares each image's sum with its energy condition; "
+                    f"the DataLoader declares {len(self.conditions)} conditions"
+                    + (f" ({', '.join(self.conditions.names)}): name one with "
+                       f"EnergyCondition=" if len(self.conditions) else
+                       ": add it with loader.AddCondition('energy')"))
+            name = self.conditions.names[0]
+        return name
+
+    @property
+    def auxiliary(self):
+        """ACGAN: the discriminator predicts the conditions it is not shown."""
+        return self.options["GANType"] == "ACGAN"
+
+    def _build_discriminator(self, classes):
+        """The discriminator for the conditions' class lists (ACGAN: its last layer gets one
+        output per regressed condition and one per class of a class condition); a CGAN's
+        sees the conditions as channels or appended to its flat input."""
+        o = self.options
+        texts = split_layout(self.discriminator_layout)
+        k = len(self.conditions)
+        shape = self.image_shape
+        if self.auxiliary:
+            extra = sum(1 if c is None else len(c) for c in classes)
+            fields = texts[-1].split("|")
+            if fields[:3] == ["DENSE", "1", "LINEAR"]:
+                texts[-1] = "|".join(["DENSE", str(1 + extra)] + fields[2:])
+        elif k:
+            first = texts[0].split("|")[0] if texts else ""
+            shape = ((shape[0] + k,) + shape[1:] if first in IMAGE_WORDS
+                     else (int(np.prod(shape)) + k,))
+        return build_network(",".join(texts), shape, o["LeakyReluSlope"], name="discriminator")
+
+    def _auxiliary_head(self):
+        if not self.auxiliary:
+            return None
+        tasks = [Regression() if self.conditions.classes[i] is None else
+                 Classification(self.conditions.standardised_classes(i))
+                 for i in range(len(self.conditions))]
+        return AuxiliaryHead(tasks, self.options["AuxiliaryWeight"])
+
     def _losses(self):
         o = self.options
         defaults = {"GAN": ("NONSATURATING", "BCE"), "LSGAN": ("LEASTSQUARES", "LEASTSQUARES"),
-                    "WGAN": ("WASSERSTEIN", "WASSERSTEIN")}
+                    "WGAN": ("WASSERSTEIN", "WASSERSTEIN"), "CGAN": ("NONSATURATING", "BCE"),
+                    "ACGAN": ("NONSATURATING", "BCE")}
         generator, discriminator = defaults[o["GANType"]]
         generator = o["GeneratorLoss"] or generator
         discriminator = o["DiscriminatorLoss"] or discriminator
@@ -263,7 +321,33 @@ class MethodGAN(MethodBase):
                    self._optimizer(self.discriminator, phase.for_part("Discriminator")),
                    rng, o["LatentDistribution"], *self.losses,
                    generator_average=o["GeneratorAverage"], weight_clip=self.weight_clip,
-                   label_smoothing=o["LabelSmoothing"])
+                   label_smoothing=o["LabelSmoothing"], **self._condition_settings())
+
+    def _condition_settings(self):
+        """The engine GAN's condition arguments."""
+        return {"condition_dim": len(self.conditions),
+                "conditions_to_discriminator": not self.auxiliary,
+                "auxiliary": self._auxiliary_head(),
+                "generator_penalty": (self._energy_penalty if self.energy_condition else None)}
+
+    def _energy_penalty(self, fake, conditions):
+        """EnergyLossWeight x mean(|sum of pixels - E| / E) over generated images (pixels
+        after the inverse transform, E the energy condition) and its gradient with respect
+        to the generator's output values."""
+        n = fake.shape[0]
+        values = fake.reshape(n, -1)
+        raw = self.conditions.raw(conditions)
+        events = self.conditions.as_events(raw)
+        energy = events[self.energy_condition]
+        if np.any(energy <= 0):
+            raise DataError(f"EnergyLossWeight: the condition {self.energy_condition} must be "
+                            f"> 0 for every event (it divides the mismatch)")
+        mismatch = (self.transform.inverse(values, events).sum(axis=1, dtype=np.float64)
+                    - energy) / energy
+        weight = self.options["EnergyLossWeight"]
+        grad = (weight / n) * (np.sign(mismatch) / energy)[:, None] \
+            * self.transform.inverse_slope(values, events)
+        return float(weight * np.mean(np.abs(mismatch))), grad
 
     @staticmethod
     def _optimizer(network, settings):
@@ -290,6 +374,16 @@ class MethodGAN(MethodBase):
         return (training.subset("training", order[count:]),
                 training.subset("validation", order[:count]) if count else None)
 
+    def _fit_conditions(self, train_split, log):
+        """The conditions' statistics (an ACGAN's discriminator gets its class outputs)."""
+        if not len(self.conditions):
+            return
+        self.conditions.fit(train_split, self.seed)
+        log.info(self.title, f"{self.options['GANType']} conditioned on "
+                 f"{self.conditions.describe()}")
+        if self.auxiliary:
+            self.discriminator = self._build_discriminator(self.conditions.classes)
+
     def _fit_transform(self, train_split, log):
         if not self.transform.needs_maximum or self.transform.maximum is not None:
             return
@@ -314,6 +408,7 @@ class MethodGAN(MethodBase):
             log.info(self.title, f"RandomSeed=-1: drew seed {self.seed} (recorded in the "
                      f"weights file)")
         train_split, validation = self._split_validation(dataset.training)
+        self._fit_conditions(train_split, log)
         self._fit_transform(train_split, log)
         reference = self._observables(validation.read_all()) if validation else None
         gan = self._new_gan(np.random.default_rng(self.seed))
@@ -385,12 +480,12 @@ class MethodGAN(MethodBase):
                 real = self.transform.forward(batch[self.image_name], batch).reshape(
                     (-1,) + self.image_shape)
                 weights = batch["weight"].astype(np.float32)
-                pending.append((real, weights))
+                conditions = self._network_conditions(batch)
+                pending.append((real, weights, conditions))
                 if len(pending) < self.discriminator_steps:
                     continue
-                extra_losses = [gan.discriminator_step(extra_real, extra_weights)
-                                for extra_real, extra_weights in pending[:-1]]
-                loss_d, loss_g = gan.train_step(real, weights)
+                extra_losses = [gan.discriminator_step(*extra) for extra in pending[:-1]]
+                loss_d, loss_g = gan.train_step(real, weights, conditions)
                 if not all(math.isfinite(loss) for loss in extra_losses):
                     loss_d = float("nan")
                 pending = []
@@ -403,7 +498,7 @@ class MethodGAN(MethodBase):
                     return self._stop_diverged(state, good, epoch, loss_d, loss_g, log)
         # batches left over when the epoch is not a multiple of DiscriminatorSteps still
         # train the critic
-        leftover = [gan.discriminator_step(real, weights) for real, weights in pending]
+        leftover = [gan.discriminator_step(*extra) for extra in pending]
         if not all(math.isfinite(loss) for loss in leftover):
             return self._stop_diverged(state, good, epoch, float("nan"), float("nan"), log)
         if train_split.dropped:
@@ -464,22 +559,43 @@ class MethodGAN(MethodBase):
         return any(layer.kind == "BNORM" for network in (self.generator, self.discriminator)
                    for layer in network.layers)
 
-    def _discriminator_outputs(self, images):
-        """The discriminator's outputs, in blocks of the training batch size when it has
-        minibatch features (their values grow with the batch they are computed on)."""
+    def _network_conditions(self, events, where="the events"):
+        """The standardised (n, k) conditions of ``events`` the networks see; None for an
+        unconditional GAN."""
+        if not len(self.conditions):
+            return None
+        return self.conditions.standardised(self.conditions.from_events(events, where))
+
+    def _discriminator_outputs(self, images, conditions=None, adversarial=True):
+        """The discriminator's adversarial outputs (or, ``adversarial=False``, all its
+        outputs, the auxiliary head's after the first) on ``images`` with their standardised
+        ``conditions``, in blocks of the training batch size when it has minibatch features
+        (their values grow with the batch they are computed on)."""
         block = 1024
         if any(layer.kind == "MINIBATCH" for layer in self.discriminator.layers):
             block = self.options["TrainingStrategy"][0]["BatchSize"]
-        outputs = [self.discriminator.forward(np.ascontiguousarray(images[start:start + block]),
-                                              training=False).reshape(-1).copy()
-                   for start in range(0, len(images), block)]
-        return np.concatenate(outputs) if outputs else np.empty(0, np.float32)
+        gan = self._inference_gan()
+        outputs = []
+        for start in range(0, len(images), block):
+            part = None if conditions is None else conditions[start:start + block]
+            inputs = gan._with_conditions(np.ascontiguousarray(images[start:start + block]),
+                                          part)
+            out = self.discriminator.forward(inputs, training=False)
+            outputs.append((out[:, 0] if adversarial else out).copy())
+        if not outputs:
+            width = 1 if adversarial else self.discriminator.output_shape[0]
+            return np.empty((0,) if adversarial else (0, width), np.float32)
+        return np.concatenate(outputs)
 
     # -- validation metrics --------------------------------------------------------------
     def _observables(self, events):
+        """The validation observables (and the raw conditions the generated events get)."""
         pixels = np.asarray(events[self.image_name], np.float64)
-        return {"total intensity": pixels.sum(axis=1),
-                "non-zero pixels": (pixels != 0).sum(axis=1).astype(np.float64)}
+        observed = {"total intensity": pixels.sum(axis=1),
+                    "non-zero pixels": (pixels != 0).sum(axis=1).astype(np.float64)}
+        if len(self.conditions) and "weight" in events:  # real events carry their conditions
+            observed["conditions"] = self.conditions.from_events(events)
+        return observed
 
     def _metric(self, gan, validation, reference):
         """SelectBy: PHYSICS sums W1 of total intensity and of the non-zero pixel count,
@@ -489,24 +605,36 @@ class MethodGAN(MethodBase):
         if o["SelectBy"] == "LAST" or validation is None:
             return float("nan")
         rng = np.random.default_rng([self.seed, 3])
+        raw = reference.get("conditions")
         if o["SelectBy"] == "LOSS":
-            fake = gan.generator.forward(gan.sample_latent(len(validation), rng), training=False)
-            return float(gan.generator_loss(self._discriminator_outputs(fake))[0])
-        generated = self._generate_pixels(gan, len(validation), rng)
+            conditions = None if raw is None else self.conditions.standardised(raw)
+            fake = gan.generator.forward(gan._generator_input(len(validation), conditions, rng),
+                                         training=False)
+            outputs = self._discriminator_outputs(fake, conditions)
+            return float(gan.generator_loss(np.ascontiguousarray(outputs[:, None]))[0])
+        generated = self._generate_pixels(gan, len(validation), rng, raw_conditions=raw)
         if not np.all(np.isfinite(generated)):
             return float("inf")  # pixels beyond float range: worse than any finite epoch
         observed = self._observables({self.image_name: generated})
         total = 0.0
         for name, real in reference.items():
+            if name == "conditions":
+                continue
             # the spread of the real values, but at least 1% of their size: an observable
             # that hardly varies (every pixel lit) must not dominate the sum
             scale = max(real.std(), 0.01 * np.abs(real).mean(), 1e-12)
             total += wasserstein_distance(observed[name], real) / scale
         return float(total)
 
-    def _generate_pixels(self, gan, n, rng, batch_size=1024):
-        values = gan.generate(n, batch_size, rng).reshape(n, -1)
-        pixels = self.transform.inverse(values)
+    def _generate_pixels(self, gan, n, rng, batch_size=1024, raw_conditions=None):
+        """``n`` generated images (n, size) in pixel units; a conditional GAN needs their
+        raw (n, k) conditions."""
+        conditions = events = None
+        if len(self.conditions):
+            conditions = self.conditions.standardised(raw_conditions)
+            events = self.conditions.as_events(raw_conditions)
+        values = gan.generate(n, batch_size, rng, conditions).reshape(n, -1)
+        pixels = self.transform.inverse(values, events)
         if self.options["PixelFloor"]:
             pixels[pixels < self.options["PixelFloor"]] = 0
         return pixels
@@ -610,10 +738,23 @@ class MethodGAN(MethodBase):
                             f"{pixels.shape}")
         images = self.transform.forward(pixels.reshape(len(pixels), size), events)
         outputs = self._discriminator_outputs(
-            np.ascontiguousarray(images, np.float32).reshape((-1,) + self.image_shape))
+            np.ascontiguousarray(images, np.float32).reshape((-1,) + self.image_shape),
+            None if self.auxiliary else self._network_conditions(events))
         if self.losses[1] == "BCE":
             outputs = 1 / (1 + np.exp(-np.clip(outputs, -60, 60)))
         return outputs.astype(np.float32)
+
+    def auxiliary_predictions(self, events):
+        """ACGAN: the auxiliary head's prediction of each event's conditions from its image,
+        raw (n, k): the regressed value, or the most probable class."""
+        if not self.auxiliary:
+            raise OptionError(f"{self.title!r} has no auxiliary head (GANType=ACGAN has one)")
+        pixels = np.asarray(events[self.image_name], np.float32)
+        images = self.transform.forward(pixels.reshape(len(pixels), -1), events)
+        outputs = self._discriminator_outputs(
+            np.ascontiguousarray(images, np.float32).reshape((-1,) + self.image_shape),
+            adversarial=False)
+        return self.conditions.raw(self._auxiliary_head().predict(outputs[:, 1:]))
 
     def write_training(self, directory):
         epochs = len(self.history["epoch"])
@@ -630,14 +771,36 @@ class MethodGAN(MethodBase):
     def n_generate(self, dataset):
         return self.options["NGenerate"] or len(dataset.test)
 
-    def generated_chunks(self, n, rng, batch_size=1024):
-        """``n`` generated events as ``{image, eventNumber}`` chunks of CHUNK_EVENTS, so
-        memory does not grow with ``n``."""
+    def generated_chunks(self, n, rng, batch_size=1024, conditions=None):
+        """``n`` generated events as ``{image, conditions..., eventNumber}`` chunks of
+        CHUNK_EVENTS, so memory does not grow with ``n``; a conditional GAN takes each
+        chunk's raw conditions from ``conditions(start, stop, rng)`` (default: drawn from the
+        training conditions stored in the weights file)."""
         gan = self._inference_gan()
+        if len(self.conditions) and conditions is None:
+            conditions = self.conditions.sampled_source()
         for start in range(0, n, CHUNK_EVENTS):
             count = min(CHUNK_EVENTS, n - start)
-            yield {self.image_name: self._generate_pixels(gan, count, rng, batch_size),
-                   "eventNumber": np.arange(start, start + count, dtype=np.int64)}
+            chunk = {}
+            raw = None
+            if len(self.conditions):
+                raw = conditions(start, start + count, rng)
+                chunk.update({branch: raw[:, i].astype(np.float32)
+                              for i, branch in enumerate(self.conditions.branches)})
+            chunk[self.image_name] = self._generate_pixels(gan, count, rng, batch_size, raw)
+            chunk["eventNumber"] = np.arange(start, start + count, dtype=np.int64)
+            yield chunk
+
+    def _test_conditions(self, dataset):
+        """TestAllMethods' generated events take the test events' conditions in order
+        (again from the first when NGenerate exceeds the test set)."""
+        if not len(self.conditions):
+            return None
+        raw = [self.conditions.from_events(events, "the test events")
+               for events in dataset.test.read_chunks()]
+        if not raw:
+            return self.conditions.sampled_source()
+        return self.conditions.cycled_source(np.concatenate(raw))
 
     def write_test(self, directory, dataset, log):
         n = self.n_generate(dataset)
@@ -645,15 +808,18 @@ class MethodGAN(MethodBase):
 
         def chunks():
             held = 0
-            for chunk in self.generated_chunks(n, self._generation_rng()):
+            for chunk in self.generated_chunks(n, self._generation_rng(),
+                                               conditions=self._test_conditions(dataset)):
                 if held < EVALUATION_EVENTS:
-                    kept.append(chunk[self.image_name][:EVALUATION_EVENTS - held])
-                    held += len(kept[-1])
+                    kept.append({k: v[:EVALUATION_EVENTS - held] for k, v in chunk.items()})
+                    held += len(kept[-1]["eventNumber"])
                 yield chunk
         written = directory.tree("GeneratedTree", chunks(), title=f"{n} events generated by "
                                  f"{self.title}")
-        self._test_images = np.concatenate(kept) if kept else None
-        log.info(self.title, f"generated {written:,} events into {directory.path}/GeneratedTree")
+        self._test_images = ({k: np.concatenate([c[k] for c in kept]) for k in kept[0]}
+                             if kept else None)
+        log.info(self.title, f"generated {written:,} events into {directory.path}/GeneratedTree"
+                 + (" with the test events' conditions" if len(self.conditions) else ""))
 
     def evaluate(self, dataset, log):
         """The physics evaluation (``rootgan.evaluation``) of the generated events (those of
@@ -663,27 +829,35 @@ class MethodGAN(MethodBase):
         numbers (W1 / floor per observable, FPD, KPD, classifier AUC)."""
         generated = self._test_images
         if generated is None:
-            chunks = self.generated_chunks(min(self.n_generate(dataset), EVALUATION_EVENTS),
-                                           self._generation_rng())
-            generated = np.concatenate([np.empty((0, int(np.prod(self.image_shape))),
-                                                 np.float32)]
-                                       + [chunk[self.image_name] for chunk in chunks])
-        images, weights, held = [], [], 0
+            n = min(self.n_generate(dataset), EVALUATION_EVENTS)
+            chunks = list(self.generated_chunks(n, self._generation_rng(),
+                                                conditions=self._test_conditions(dataset)))
+            generated = ({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+                         if chunks else {self.image_name: np.empty((0, 0), np.float32)})
+        real, held = [], 0
         for events in dataset.test.read_chunks():
-            images.append(events[self.image_name][:EVALUATION_EVENTS - held])
-            weights.append(events["weight"][:EVALUATION_EVENTS - held])
-            held += len(images[-1])
+            real.append({k: v[:EVALUATION_EVENTS - held] for k, v in events.items()})
+            held += len(real[-1]["weight"])
             if held >= EVALUATION_EVENTS:
                 break
-        if held < 8 or len(generated) < 4:
+        if held < 8 or len(generated[self.image_name]) < 4:
             log.info(self.title, f"evaluation skipped: it needs at least 8 test and 4 "
-                     f"generated events, there are {held} and {len(generated)}")
+                     f"generated events, there are {held} and "
+                     f"{len(generated[self.image_name])}")
             self._evaluation = None
             return {}
+        real = {k: np.concatenate([r[k] for r in real]) for k in real[0]}
+        # a conditional GAN is judged in bins of its first condition
+        conditions = {}
+        if len(self.conditions):
+            conditions = {"real_condition": self.conditions.from_events(real)[:, 0],
+                          "generated_condition": np.asarray(
+                              generated[self.conditions.branches[0]], np.float64)}
         geometry = Geometry(self.options["Geometry"], self.image_shape)
-        self._evaluation = evaluate(np.concatenate(images), generated, geometry,
-                                    real_weights=np.concatenate(weights), seed=self.seed,
-                                    classifier=min(held, len(generated)) >= 20)
+        self._evaluation = evaluate(real[self.image_name], generated[self.image_name], geometry,
+                                    real_weights=real["weight"], seed=self.seed,
+                                    classifier=min(held, len(generated[self.image_name])) >= 20,
+                                    **conditions)
         for line in (self._evaluation.summary() + "\n" + self._evaluation.table()).split("\n"):
             log.info(self.title, line)
         folder = os.path.join(dataset.name, "plots", self.title)
@@ -692,6 +866,30 @@ class MethodGAN(MethodBase):
         metrics = {f"W1/floor {r.name}": r.ratio for r in self._evaluation.rows
                    if r.kind == "W1"}
         metrics.update({r.kind: r.distance for r in self._evaluation.rows if r.kind != "W1"})
+        if self.auxiliary:
+            metrics.update(self._auxiliary_quality(real, log))
+        return metrics
+
+    def _auxiliary_quality(self, real, log):
+        """ACGAN: how well the auxiliary head predicts the test events' conditions from
+        their images: the correlation of predicted and true values (regressed conditions)
+        or the fraction of right classes."""
+        truth = self.conditions.from_events(real)
+        predicted = self.auxiliary_predictions(real)
+        metrics = {}
+        for i, name in enumerate(self.conditions.names):
+            if self.conditions.classes[i] is None:
+                spread = truth[:, i].std() * predicted[:, i].std()
+                value = (float(np.mean((truth[:, i] - truth[:, i].mean())
+                                       * (predicted[:, i] - predicted[:, i].mean())) / spread)
+                         if spread > 0 else float("nan"))
+                key = f"auxiliary correlation {name}"
+            else:
+                value = float(np.mean(predicted[:, i] == truth[:, i]))
+                key = f"auxiliary accuracy {name}"
+            metrics[key] = value
+            log.info(self.title, f"{key} (predicted from the test images vs true): "
+                     f"{value:.4f}")
         return metrics
 
     def write_evaluation(self, directory, metrics):
@@ -702,13 +900,16 @@ class MethodGAN(MethodBase):
     def _inference_gan(self):
         return GAN(self.generator, self.discriminator, make_optimizer("SGD", self.generator),
                    make_optimizer("SGD", self.discriminator), np.random.default_rng(0),
-                   self.options["LatentDistribution"], *self.losses)
+                   self.options["LatentDistribution"], *self.losses,
+                   **self._condition_settings())
 
     # -- weights -------------------------------------------------------------------------
     def weights_parameters(self):
         arrays = {f"generator.{k}": v for k, v in self.generator.get_parameters().items()}
         arrays.update({f"discriminator.{k}": v
                        for k, v in self.discriminator.get_parameters().items()})
+        if len(self.conditions):
+            arrays["conditions.training"] = self.conditions.sample
         return arrays
 
     def weights_settings(self):
@@ -716,26 +917,46 @@ class MethodGAN(MethodBase):
                 "latent_dim": self.latent_dim, "image_shape": list(self.image_shape),
                 "image": self.image_name, "generator_layout": self.generator_layout,
                 "discriminator_layout": self.discriminator_layout,
-                "best_epoch": self.best_epoch, "history": self.history}
+                "best_epoch": self.best_epoch, "history": self.history,
+                "conditions": self.conditions.settings() if len(self.conditions) else None}
 
     def load_weights(self, content):
         p = content.parameters
+        settings = content.method
+        if len(self.conditions):
+            self.conditions = ConditionSpace.from_settings(settings["conditions"],
+                                                           p["conditions.training"])
+            if self.auxiliary:
+                self.discriminator = self._build_discriminator(self.conditions.classes)
         self.generator.set_parameters(_unprefixed(p, "generator."))
         self.discriminator.set_parameters(_unprefixed(p, "discriminator."))
-        settings = content.method
         self.transform = PixelTransform.from_settings(settings["transform"])
         self.seed = settings["seed"]
         self.best_epoch = settings["best_epoch"]
         self.history = settings["history"]
 
-    def generate(self, n, seed=None, batch_size=1024):
+    def generate(self, n, seed=None, batch_size=1024, conditions=None):
         """``n`` images (pixels, after the inverse transform and PixelFloor), shape
-        ``(n, d, h, w)``; ``seed`` defaults to the training seed's generation stream."""
+        ``(n, d, h, w)``; ``seed`` defaults to the training seed's generation stream. A
+        conditional GAN takes ``conditions`` as {name: value} (every image), {name: array of
+        n} (per image) or "FILE.root:TREE"; by default they are drawn from the training
+        conditions stored in the weights file."""
         if seed is not None and (int(seed) != seed or seed < 0):
             raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
         rng = self._generation_rng() if seed is None else np.random.default_rng(seed)
-        return self._generate_pixels(self._inference_gan(), n, rng, batch_size).reshape(
+        raw = None
+        if len(self.conditions):
+            source = (self.conditions.sampled_source() if conditions is None
+                      else self.conditions.given_source(conditions, n))
+            raw = source(0, n, rng)
+        elif conditions is not None:
+            raise OptionError(self._unconditional_message())
+        return self._generate_pixels(self._inference_gan(), n, rng, batch_size, raw).reshape(
             (n,) + self.image_shape)
+
+    def _unconditional_message(self):
+        return (f"{self.title!r} is an unconditional GAN (GANType={self.options['GANType']}, "
+                f"no DataLoader.AddCondition): it takes no conditions")
 
 
 # options a resumed job may change: they do not affect the trained weights
@@ -814,13 +1035,16 @@ register_method(GAN_KIND, MethodGAN)
 
 
 def generate(weights_file, n, out, seed=None, batch_size=1024, conditions=None,
-             progress=None):
+             progress=None, notice=None):
     """Generate ``n`` events from a GAN weights file into ``out`` (one TTree,
-    ``GeneratedTree``: the image as a flat ``name[N]/F`` branch and ``eventNumber``),
-    without the training data. Written in chunks of 4096 events (memory does not grow with
-    ``n``) to a temporary file renamed into place when complete; ``progress(count)`` is
-    called after each chunk. The same weights, seed and thread count give the same events.
-    Returns the path written."""
+    ``GeneratedTree``: the image as a flat ``name[N]/F`` branch, the conditions and
+    ``eventNumber``), without the training data. Written in chunks of 4096 events (memory
+    does not grow with ``n``) to a temporary file renamed into place when complete;
+    ``progress(count)`` is called after each chunk. The same weights, seed and thread count
+    give the same events. A conditional GAN takes ``conditions`` as {name: value} (every
+    event), {name: array of n} (per event) or "FILE.root:TREE" (a branch per condition); by
+    default they are drawn from the training conditions in the weights file, which
+    ``notice(message)`` is told. Returns the path written."""
     content = read_weights(os.fspath(weights_file))
     if content.info.get("method") != MethodGAN.type_name:
         raise DataError(f"{weights_file} holds a {content.info.get('method')} method, not a GAN")
@@ -831,19 +1055,30 @@ def generate(weights_file, n, out, seed=None, batch_size=1024, conditions=None,
         raise DataError(f"the batch size must be a positive integer, got {batch_size!r}")
     if seed is not None and (int(seed) != seed or seed < 0):
         raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
-    if conditions:
-        raise OptionError(f"{weights_file} is an unconditional GAN (GANType=GAN): it takes no "
-                          f"conditions")
     method = MethodGAN.from_weights(content.info.get("title", "GAN"), content)
+    source, described = None, ""
+    if len(method.conditions):
+        if conditions is None:
+            described = (f"conditions ({', '.join(method.conditions.names)}) drawn from the "
+                         f"{len(method.conditions.sample):,} training conditions stored in the "
+                         f"weights file")
+            if notice is not None:
+                notice(f"{described}; give --condition NAME=VALUE or --conditions "
+                       f"FILE.root:TREE to choose them")
+        else:
+            source = method.conditions.given_source(conditions, int(n))
+    elif conditions:
+        raise OptionError(f"{weights_file}: {method._unconditional_message()}")
     rng = method._generation_rng() if seed is None else np.random.default_rng(seed)
 
     def chunks():
-        for chunk in method.generated_chunks(int(n), rng, int(batch_size)):
+        for chunk in method.generated_chunks(int(n), rng, int(batch_size), source):
             yield chunk
             if progress is not None:
                 progress(len(chunk["eventNumber"]))
 
     with staged(os.fspath(out), fresh=True) as handle:
         write_tree(handle, "GeneratedTree", chunks(),
-                   title=f"{int(n)} events generated by {content.info.get('title')}")
+                   title=f"{int(n)} events generated by {content.info.get('title')}"
+                   + (f", {described}" if described else ""))
     return os.fspath(out)

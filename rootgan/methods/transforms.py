@@ -78,6 +78,19 @@ class PixelTransform:
             out = pixels / self._per_event(events or {}, pixels.shape[0])
         return out.astype(np.float32)
 
+    def inverse_slope(self, values, events=None):
+        """d pixel / d value of ``inverse`` at ``values`` (n, size), float64."""
+        values = np.asarray(values, np.float64)
+        if self.kind == "None":
+            return np.ones_like(values)
+        if self.kind == "N":
+            return np.full_like(values, self.maximum)
+        if self.kind == "Log":
+            scale = np.log1p(self.maximum / self.pixel_scale)
+            return self.pixel_scale * scale * np.exp(values * scale)
+        return np.broadcast_to(self._per_event(events or {}, values.shape[0]),
+                               values.shape).astype(np.float64)
+
     def inverse(self, values, events=None):
         """Raw pixels for network values of shape (n, size)."""
         values = np.asarray(values, np.float64)

@@ -22,16 +22,31 @@ class GAN:
     def __init__(self, generator, discriminator, generator_optimizer, discriminator_optimizer,
                  rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
                  discriminator_loss="BCE", generator_average=0.0, weight_clip=0.0,
-                 label_smoothing=0.0, condition_dim=0):
+                 label_smoothing=0.0, condition_dim=0, conditions_to_discriminator=True,
+                 auxiliary=None, generator_penalty=None):
         self.condition_dim = int(condition_dim)
+        # CGAN shows the discriminator the conditions; ACGAN makes it predict them instead
+        self.conditions_to_discriminator = bool(conditions_to_discriminator)
         self.condition_mode = self._condition_mode(generator, discriminator)
+        # ACGAN: the discriminator's last layer has the auxiliary head's outputs after the
+        # adversarial one (auxiliary.AuxiliaryHead)
+        self.auxiliary = auxiliary
+        if auxiliary is not None and not self.condition_dim:
+            raise OptionError("an auxiliary head predicts conditions: give the conditions")
+        width = 1 + (auxiliary.outputs if auxiliary is not None else 0)
         last = discriminator.layers[-1] if discriminator.layers else None
-        if not (isinstance(last, Dense) and last.width == 1 and last.activation == "LINEAR"):
+        if not (isinstance(last, Dense) and last.width == width and last.activation == "LINEAR"):
             raise LayoutError(
-                f"the discriminator must end in DENSE|1|LINEAR (one logit per image: the "
-                f"sigmoid lives in the loss); it ends in "
+                f"the discriminator must end in DENSE|{width}|LINEAR (one logit per image: the "
+                f"sigmoid lives in the loss"
+                + (f"; then {width - 1} auxiliary outputs" if width > 1 else "")
+                + f"); it ends in "
                 f"{discriminator.texts[-1] if discriminator.layers else 'nothing'}"
             )
+        # an extra generator loss on its own output: penalty(fake, conditions) returns
+        # (loss, d loss / d fake) (EnergyLossWeight)
+        self.generator_penalty = generator_penalty
+        self.last_auxiliary_loss = float("nan")
         if generator.dtype != discriminator.dtype:
             raise LayoutError(f"the generator computes in {generator.dtype} but the "
                               f"discriminator in {discriminator.dtype}; use one dtype")
@@ -90,7 +105,8 @@ class GAN:
         (``flat``, for a discriminator whose input is flat), or as constant channels of the
         image (``channels``); None without conditions."""
         image, given = generator.output_shape, discriminator.input_shape
-        size, k = int(np.prod(image)), self.condition_dim
+        size = int(np.prod(image))
+        k = self.condition_dim if self.conditions_to_discriminator else 0
         if k == 0:
             if image != given and size != int(np.prod(given)):
                 raise LayoutError(f"the generator's output {image} does not match the "
@@ -98,12 +114,15 @@ class GAN:
             return None
         if given == (size + k,):
             return "flat"
-        if len(image) == 3 and given == (image[0] + k,) + image[1:]:
+        # a flat generator output is the image reshaped: the discriminator's input says how
+        if len(given) == 3 and given[0] > k and (given[0] - k) * given[1] * given[2] == size \
+                and (len(image) == 1 or image == (given[0] - k,) + given[1:]):
+            self._image_shape = (given[0] - k,) + given[1:]
             return "channels"
         raise LayoutError(
             f"with {k} conditions the discriminator's input must be the generator's output "
             f"{image} with the conditions appended: flat ({size + k},) or as channels "
-            f"({image[0] + k if len(image) == 3 else '?'}, ...); it is {given}")
+            f"({image[0] + k if len(image) == 3 else 'd + ' + str(k)}, h, w); it is {given}")
 
     def _generator_input(self, n, conditions, rng=None):
         latent = self.sample_latent(n, rng)
@@ -113,27 +132,27 @@ class GAN:
 
     def _with_conditions(self, images, conditions):
         """The discriminator's input: ``images`` with the conditions attached."""
-        if not self.condition_dim:
+        if self.condition_mode is None:
             return images
         n = images.shape[0]
         if self.condition_mode == "flat":
             return np.ascontiguousarray(np.concatenate([images.reshape(n, -1), conditions],
                                                        axis=1))
-        _, h, w = self.generator.output_shape
+        _, h, w = self._image_shape
         planes = np.broadcast_to(conditions[:, :, None, None], (n, self.condition_dim, h, w))
         return np.ascontiguousarray(np.concatenate(
-            [images.reshape((n,) + self.generator.output_shape), planes], axis=1))
+            [images.reshape((n,) + self._image_shape), planes], axis=1))
 
     def _image_gradient(self, grad):
         """The part of the discriminator's input gradient that belongs to the image."""
-        if not self.condition_dim:
+        if self.condition_mode is None:
             return grad
         n = grad.shape[0]
         if self.condition_mode == "flat":
             return np.ascontiguousarray(grad.reshape(n, -1)[:, :-self.condition_dim])
-        depth = self.generator.output_shape[0]
-        return np.ascontiguousarray(grad.reshape((n, -1) + self.generator.output_shape[1:])
-                                    [:, :depth])
+        depth = self._image_shape[0]
+        return np.ascontiguousarray(grad.reshape((n, -1) + self._image_shape[1:])[:, :depth]
+                                    .reshape((n,) + self.generator.output_shape))
 
     def _checked_conditions(self, conditions, n):
         if not self.condition_dim:
@@ -199,6 +218,7 @@ class GAN:
         return real, weights
 
     def _mean_output(self, outputs):
+        outputs = outputs[:, 0]
         if isinstance(self.discriminator_loss, BinaryCrossEntropy):
             return float(np.mean(1 / (1 + np.exp(-np.clip(outputs, -60, 60)))))
         return float(np.mean(outputs))
@@ -220,6 +240,20 @@ class GAN:
         noisy += images
         return noisy
 
+    def _adversarial_and_auxiliary(self, outputs, loss, conditions, weights=None):
+        """The gradient of ``loss`` (a function of the adversarial outputs) plus, with an
+        auxiliary head, its loss for ``conditions``; returns (adversarial loss, auxiliary
+        loss or None, gradient for the whole output)."""
+        if self.auxiliary is None:
+            value, grad = loss(outputs)
+            return value, None, grad
+        value, adversarial_grad = loss(np.ascontiguousarray(outputs[:, :1]))
+        auxiliary, auxiliary_grad = self.auxiliary.loss(outputs[:, 1:], conditions, weights)
+        grad = np.empty_like(outputs)
+        grad[:, :1] = adversarial_grad
+        grad[:, 1:] = auxiliary_grad
+        return value, auxiliary, grad
+
     def _discriminator_update(self, real, weights, fake, conditions=None):
         D = self.discriminator
         real, fake = self._noisy(real, "real"), self._noisy(fake, "fake")
@@ -228,17 +262,25 @@ class GAN:
         D.zero_grad()
         outputs = D.forward(real)
         real_mean = self._mean_output(outputs)
-        loss_real, grad = self.discriminator_loss.real(outputs, weights)
+        # the auxiliary head learns the conditions of real images only: generated ones are
+        # unrealistic early in training and would teach it their mistakes
+        loss_real, auxiliary, grad = self._adversarial_and_auxiliary(
+            outputs, lambda o: self.discriminator_loss.real(o, weights), conditions, weights)
         D.backward(grad, input_grad=False)
         outputs = D.forward(fake)
         fake_mean = self._mean_output(outputs)
-        loss_fake, grad = self.discriminator_loss.fake(outputs)
+        loss_fake, grad = self.discriminator_loss.fake(np.ascontiguousarray(outputs[:, :1]))
+        if self.auxiliary is not None:
+            grad = np.concatenate([grad, np.zeros((grad.shape[0], self.auxiliary.outputs),
+                                                  grad.dtype)], axis=1)
         D.backward(grad, input_grad=False)
         self.discriminator_optimizer.step()
         if self.weight_clip:
             np.clip(D.parameters, -self.weight_clip, self.weight_clip, out=D.parameters)
         self.last_outputs = (real_mean, fake_mean)
-        return loss_real + loss_fake
+        if auxiliary is not None:
+            self.last_auxiliary_loss = auxiliary
+        return loss_real + loss_fake + (auxiliary or 0.0)
 
     def _generator_update(self, fake, conditions=None):
         """Generator update through the discriminator's input gradient; ``fake`` must be
@@ -247,8 +289,15 @@ class GAN:
         G.zero_grad()
         # the noise is additive: the gradient reaching the noisy image is fake's gradient
         seen = self._with_conditions(self._noisy(fake, "fake"), conditions)
-        loss_g, grad = self.generator_loss(D.forward(seen))
+        loss_g, auxiliary, grad = self._adversarial_and_auxiliary(
+            D.forward(seen), self.generator_loss, conditions)
         grad_fake = self._image_gradient(D.backward(grad, input_grad=True, param_grads=False))
+        loss_g += auxiliary or 0.0
+        if self.generator_penalty is not None:
+            penalty, penalty_grad = self.generator_penalty(fake, conditions)
+            loss_g += penalty
+            grad_fake = grad_fake + penalty_grad.reshape(grad_fake.shape).astype(
+                grad_fake.dtype)
         G.backward(grad_fake, input_grad=False)
         self.generator_optimizer.step()
         if self.generator_average is not None and np.isfinite(loss_g):

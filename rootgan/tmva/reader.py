@@ -47,13 +47,15 @@ class Reader:
             events = {arrays[0]: events}
         return method.response(events)
 
-    def Generate(self, methodTitle, n, seed=None, batch_size=1024):
-        """``n`` generated images (pixels), shape (n, d, h, w), from a booked GAN."""
+    def Generate(self, methodTitle, n, seed=None, batch_size=1024, conditions=None):
+        """``n`` generated images (pixels), shape (n, d, h, w), from a booked GAN; a
+        conditional GAN takes ``conditions`` ({name: value or array of n}, or
+        "FILE.root:TREE"; default: drawn from its training conditions)."""
         method = self._method(methodTitle)
         if not hasattr(method, "generate"):
             raise OptionError(f"{methodTitle!r} is a {method.type_name} method, which does not "
                               f"generate")
-        return method.generate(n, seed=seed, batch_size=batch_size)
+        return method.generate(n, seed=seed, batch_size=batch_size, conditions=conditions)
 
     def _method(self, title):
         if title not in self._methods:
