@@ -53,14 +53,15 @@ ARCHITECTURES = {
 OBSERVABLES = ("total intensity", "blob width", "centroid x", "centroid y")
 
 
-def blob_images(n, rng):
-    """Gaussian blobs: centre uniform in [9, 15] pixels, width in [1, 2.5], intensity in
-    [50, 150] (the sum over the image, up to what falls outside it), pixels below THRESHOLD
-    zero-suppressed as a detector would."""
+def blob_images(n, rng, total=None):
+    """Gaussian blobs: centre uniform in [9, 15] pixels, width in [1, 2.5], intensity
+    ``total`` (default uniform in [50, 150]; the sum over the image, up to what falls outside
+    it), pixels below THRESHOLD zero-suppressed as a detector would."""
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
     cx, cy = rng.uniform(9, 15, (2, n, 1, 1))
     width = rng.uniform(1.0, 2.5, (n, 1, 1))
-    total = rng.uniform(50, 150, (n, 1, 1))
+    total = (rng.uniform(50, 150, (n, 1, 1)) if total is None
+             else np.asarray(total, np.float64).reshape(n, 1, 1))
     images = total / (2 * np.pi * width ** 2) * np.exp(
         -((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * width ** 2))
     images[images < THRESHOLD] = 0

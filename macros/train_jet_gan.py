@@ -2,6 +2,7 @@
 
     python macros/train_jet_gan.py            # W jets, defaults: about 8 minutes on 2 cores
     python macros/train_jet_gan.py --architecture lagan   # locally connected, minibatch
+    python macros/train_jet_gan.py --gantype cgan   # W and QCD jets, the class a condition
     python macros/train_jet_gan.py --help     # data, class, network size, epochs, outputs
 
 Books one GAN with the Factory on ``data/jet_images.root`` (W jets by default), trains,
@@ -10,6 +11,10 @@ the real test jets with the jet observables (EvaluateAllMethods, Geometry=JET): 
 1-Wasserstein distances over their statistical floor (mass, tau21, summed pT, non-zero
 pixels, pixel spectrum, ...), FPD, KPD and a classifier's AUC, and plots (mean images,
 one per observable, PNG and PDF) in ``<out-dir>/dataset/plots/GAN/``.
+
+``--gantype cgan`` or ``acgan`` learns W and QCD jets together, conditioned on the class
+(``label``: 1 = W, 0 = QCD): the generator makes the jet class it is asked for, and the
+evaluation has its rows per class.
 """
 
 import argparse
@@ -43,7 +48,7 @@ HEADLINE = ("mass", "tau21", "total intensity", "non-zero pixels", "pixel spectr
 
 
 def gan_options(args):
-    return (f"!H:!V:InputLayout=1|25|25:LatentDim={args.latent}:"
+    return (f"!H:!V:GANType={args.gantype.upper()}:InputLayout=1|25|25:LatentDim={args.latent}:"
             f"GeneratorLayout={args.generator}:DiscriminatorLayout={args.discriminator}:"
             f"VarTransform={args.transform}:PixelScale={args.pixel_scale}:"
             f"PixelFloor={args.pixel_floor}:"
@@ -57,9 +62,15 @@ def gan_options(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", default=DATA, help="ROOT file with the TTree 'jets'")
-    parser.add_argument("--label", type=int, default=1, choices=(0, 1),
-                        help="jets to learn: 1 = W (default), 0 = QCD")
-    parser.add_argument("--test", type=int, default=1000, help="test jets (default 1000)")
+    parser.add_argument("--label", choices=("1", "0", "both"),
+                        help="jets to learn: 1 = W (default), 0 = QCD, both (the default of "
+                             "the conditional GAN types)")
+    parser.add_argument("--gantype", default="gan",
+                        choices=("gan", "lsgan", "wgan", "cgan", "acgan"),
+                        help="GANType (default gan); cgan and acgan are conditioned on the "
+                             "jet class")
+    parser.add_argument("--test", type=int, default=1000,
+                        help="test jets per class (default 1000)")
     parser.add_argument("--train", type=int, default=0,
                         help="training jets (default 0: all the others)")
     parser.add_argument("--architecture", default="dense", choices=tuple(ARCHITECTURES),
@@ -92,6 +103,12 @@ def main(argv=None):
     parser.add_argument("--out-dir", default="jet_gan",
                         help="folder for the Factory file, weights and plots (default jet_gan)")
     args = parser.parse_args(argv)
+    conditional = args.gantype in ("cgan", "acgan")
+    if args.label is None:
+        args.label = "both" if conditional else "1"
+    if conditional and args.label != "both":
+        parser.error(f"--gantype {args.gantype} is conditioned on the jet class: it learns "
+                     f"both classes (--label both)")
     generator, discriminator, epochs = ARCHITECTURES[args.architecture]
     args.generator = args.generator or generator
     args.discriminator = args.discriminator or discriminator
@@ -107,21 +124,28 @@ def main(argv=None):
     loader.AddVariablesArray("image", 625)
     loader.AddSpectator("mass")
     loader.AddSpectator("tau21")
+    if conditional:
+        loader.AddCondition("label")
     loader.AddSignalTree(f"{source}:jets")
+    cut = "" if args.label == "both" else f"label == {args.label}"
+    # both classes: the test set holds --test jets of each (the signal 'class' is all jets)
+    test = args.test * (2 if args.label == "both" else 1)
     loader.PrepareTrainingAndTestTree(
-        f"label == {args.label}", f"SplitMode=Random:SplitSeed=100:nTest_Signal={args.test}:"
-                                  f"nTrain_Signal={args.train}")
+        cut, f"SplitMode=Random:SplitSeed=100:nTest_Signal={test}:nTrain_Signal={args.train}")
     factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", gan_options(args))
     factory.TrainAllMethods()
     factory.TestAllMethods()
     metrics = factory.EvaluateAllMethods()[("dataset", "GAN")]
 
-    kind = "W" if args.label == 1 else "QCD"
+    kind = {"1": "W", "0": "QCD", "both": "W and QCD"}[args.label]
     print(f"\ngenerated {kind} jets vs the test set, W1 / floor (1 = as close as another real "
           f"sample; the full table is above):")
     for name in HEADLINE:
         print(f"  {name:<16} {metrics[f'W1/floor {name}']:6.2f}")
     print(f"  classifier AUC   {metrics['AUC']:6.3f} (0.5: indistinguishable)")
+    if args.gantype == "acgan":
+        print(f"  auxiliary head: right class for {metrics['auxiliary accuracy label']:.1%} of "
+              f"the real test jets")
     print(f"plots: {os.path.join(args.out_dir, 'dataset', 'plots', 'GAN')}/ "
           f"(mean_images, mass, tau21, pixel_spectrum, ... as PNG and PDF); histograms and "
           f"the metric table: {os.path.join(args.out_dir, 'jet_gan.root')}, folder "

@@ -16,15 +16,18 @@ def _generate(args):
     if args.condition:
         conditions = {}
         for text in args.condition:
-            name, equals, value = text.partition("=")
+            name, equals, value = (part.strip() for part in text.partition("="))
+            if not equals or not name:
+                raise RootganError(f"--condition {text}: expected NAME=VALUE, e.g. "
+                                   f"--condition energy=50")
+            if name in conditions:
+                raise RootganError(f"--condition {name} is given more than once; give each "
+                                   f"condition once")
             try:
-                conditions[name.strip()] = float(value)
+                conditions[name] = float(value)
             except ValueError:
                 raise RootganError(f"--condition {text}: expected NAME=VALUE with a number, "
                                    f"e.g. --condition energy=50") from None
-            if not equals or not name.strip():
-                raise RootganError(f"--condition {text}: expected NAME=VALUE, e.g. "
-                                   f"--condition energy=50")
     unsupported = [flag for flag, value in (("--events-per-file", args.events_per_file),
                                             ("--workers", args.workers),
                                             ("--scheduler", args.scheduler)) if value]

@@ -135,7 +135,10 @@ def test_bad_conditions_at_generation_are_explained(blob_file, workdir, capsys):
         rootgan.generate(weights, 2, "x.root", conditions="conditions.root:other")
     assert cli_main(["generate", weights, "-n", "2", "--out", "x.root",
                      "--condition", "energy"]) == 2
-    assert "expected NAME=VALUE with a number" in capsys.readouterr().err
+    assert "expected NAME=VALUE, e.g. --condition energy=50" in capsys.readouterr().err
+    assert cli_main(["generate", weights, "-n", "2", "--out", "x.root", "--condition",
+                     "energy=1", "--condition", "energy=2"]) == 2
+    assert "--condition energy is given more than once" in capsys.readouterr().err
 
 
 def test_acgan_head_predicts_class_and_energy_of_real_images(blob_file, workdir, capsys):
@@ -171,6 +174,32 @@ def test_energy_penalty_trains_and_is_recorded_in_the_generator_loss(blob_file, 
     assert np.all(grad < 0)  # raising any pixel lowers the penalty
 
 
+@pytest.mark.parametrize("transform", ["VarTransform=Log:PixelScale=2", "VarTransform=N",
+                                       "VarTransform=Scale:ScaleBy=energy"])
+def test_energy_penalty_gradient_matches_finite_differences(blob_file, workdir, transform):
+    from rootgan.methods.conditions import ConditionSpace
+
+    factory, method = book(blob_file, f"GANType=CGAN:{DENSE}:EnergyLossWeight=3:{transform}")
+    method.transform.maximum = 30.0
+    method.conditions = ConditionSpace(["energy"], [50.0], [20.0], [None], np.zeros((1, 1)))
+    rng = np.random.default_rng(1)
+    fake = rng.uniform(0.05, 0.3, (3, 64))
+    conditions = method.conditions.standardised(np.array([[40.0], [70.0], [90.0]]), np.float64)
+    _, analytic = method._energy_penalty(fake, conditions)
+    for row, column in ((0, 0), (1, 17), (2, 63)):
+        step = np.zeros_like(fake)
+        step[row, column] = 1e-3
+        numeric = (method._energy_penalty(fake + step, conditions)[0]
+                   - method._energy_penalty(fake - step, conditions)[0]) / 2e-3
+        assert analytic[row, column] == pytest.approx(numeric, rel=1e-3)
+
+
+def test_energy_condition_picks_one_of_several_conditions(blob_file, workdir):
+    factory, method = book(blob_file, f"GANType=CGAN:{DENSE}:EnergyLossWeight=1:"
+                                      f"EnergyCondition=energy", conditions=("label", "energy"))
+    assert method.energy_condition == "energy"
+
+
 def test_conditional_mistakes_are_explained(blob_file, workdir, tmp_path):
     with pytest.raises(OptionError, match="EnergyLossWeight compares each image's sum with "
                                           "its energy condition; the DataLoader declares 2 "
@@ -179,6 +208,22 @@ def test_conditional_mistakes_are_explained(blob_file, workdir, tmp_path):
              conditions=("energy", "label"))
     with pytest.raises(OptionError, match="ScaleBy=mass is neither a number nor a condition"):
         book(blob_file, f"GANType=CGAN:{DENSE}:VarTransform=Scale:ScaleBy=mass")
+    with pytest.raises(OptionError, match="AuxiliaryWeight weighs the auxiliary head of "
+                                          "GANType=ACGAN; this GAN is GANType=CGAN"):
+        book(blob_file, f"GANType=CGAN:{DENSE}:AuxiliaryWeight=2")
+    with pytest.raises(OptionError, match="EnergyCondition=energy names the condition of the "
+                                          "energy penalty, which is off"):
+        book(blob_file, f"GANType=CGAN:{DENSE}:EnergyCondition=energy")
+    with pytest.raises(OptionError, match="GANType=ACGAN: DiscriminatorLayout must end in "
+                                          "DENSE\\|1\\|LINEAR"):
+        book(blob_file, f"GANType=ACGAN:{DENSE.replace('DENSE|1|LINEAR', 'DENSE|2|LINEAR')}")
+    factory, method = book(blob_file, f"GANType=CGAN:{DENSE}:VarTransform=Scale:"
+                                      f"ScaleBy=label:{QUICK}", conditions=("energy", "label"))
+    with pytest.raises(DataError, match="ScaleBy divides the pixels by the condition label, "
+                                        "which must be > 0; \\d+ training events have label <= 0 "
+                                        "\\(smallest 0\\); select them away with a cut such as "
+                                        "'label > 0'"):
+        factory.TrainAllMethods()
     path = tmp_path / "nan.root"
     events = blob_events(300)
     events["energy"][17] = np.nan

@@ -339,6 +339,8 @@ if {kill!r}:
     gan.MethodGAN._checkpoint = checkpoint_then_die
 loader = TMVA.DataLoader("dataset")
 loader.AddVariablesArray("image", 64)
+if "GANType=ACGAN" in {base!r}:
+    loader.AddCondition("energy")
 loader.AddSignalTree({blob!r} + ":blobs")
 loader.PrepareTrainingAndTestTree("", "SplitMode=Block:nTest_Signal=100")
 factory = TMVA.Factory("Blob", "out.root", "Silent")
@@ -362,7 +364,8 @@ def _run(folder, blob_file, kill, resume, base=BASE):
                           capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("base", [BASE, NORMALISED], ids=["conv", "bnorm-dropout-sn"])
+@pytest.mark.parametrize("base", [BASE, NORMALISED, f"GANType=ACGAN:{BASE}"],
+                         ids=["conv", "bnorm-dropout-sn", "acgan"])
 def test_a_killed_job_resumed_ends_with_the_weights_of_an_uninterrupted_run(blob_file,
                                                                               tmp_path, base):
     straight, killed = tmp_path / "straight", tmp_path / "killed"

@@ -55,6 +55,20 @@ def test_train_jet_gan_trains_the_lagan_style_architecture(tmp_path):
         assert handle["dataset/Method_GAN/GAN/GeneratedTree"].num_entries == 100
 
 
+def test_train_jet_gan_learns_w_and_qcd_jets_with_the_class_as_acgan_condition(tmp_path):
+    output = _run("train_jet_gan.py", "--gantype", "acgan", "--epochs", "1", "--test", "60",
+                  "--train", "300", "--out-dir", "run", cwd=tmp_path)
+    assert "generated W and QCD jets vs the test set" in output
+    assert "auxiliary head: right class for" in output
+    with uproot.open(tmp_path / "run" / "jet_gan.root") as handle:
+        generated = handle["dataset/Method_GAN/GAN/GeneratedTree"].arrays(["label"],
+                                                                          library="np")
+        assert sorted(np.unique(generated["label"])) == [0, 1]  # the test jets' classes
+        metrics = handle["dataset/Method_GAN/GAN/Evaluation/metrics"].arrays(library="np")
+        # one row group per class besides all jets
+        assert len(np.unique(metrics["condition_low"])) == 3
+
+
 def test_generate_and_compare_macros_work_from_the_weights_file(trained_jets):
     folder, _ = trained_jets
     weights = str(folder / "run" / "dataset" / "weights" / "JetGAN_GAN.weights.root")

@@ -47,6 +47,8 @@ class ConditionSpace:
         if not len(values):
             raise DataError("no training events to take the conditions' statistics from")
         self.mean = values.mean(axis=0)
+        self.minimum = values.min(axis=0)  # for checks at training time, not stored
+        self.nonpositive = (values <= 0).sum(axis=0)
         std = values.std(axis=0)
         # a condition that never varies standardises to 0 for every event
         self.std = np.where(std > 0, std, 1.0)
@@ -76,7 +78,14 @@ class ConditionSpace:
                                     dtype)
 
     def raw(self, standardised):
-        return np.asarray(standardised, np.float64) * self.std + self.mean
+        """Raw conditions for standardised ones; a class condition gets its nearest class
+        value exactly (no round-off)."""
+        raw = np.asarray(standardised, np.float64) * self.std + self.mean
+        for index, classes in enumerate(self.classes):
+            if classes is not None:
+                values = np.asarray(classes)
+                raw[:, index] = values[np.abs(raw[:, index, None] - values).argmin(axis=1)]
+        return raw
 
     def from_events(self, events, where="the events"):
         """Raw (n, k) conditions of a dict of columns."""
@@ -131,8 +140,11 @@ class ConditionSpace:
     def given_source(self, given, n):
         """A source for what a user passes: {name: value} (every event), {name: array of
         n values} (per event), or "FILE.root:TREE" with a branch per condition."""
-        if isinstance(given, (str, os.PathLike)):
-            return self._file_source(os.fspath(given), n)
+        if isinstance(given, os.PathLike):
+            raise DataError(f"conditions from a tree are given as 'FILE.root:TREE' (a string); "
+                            f"got the path {os.fspath(given)!r}")
+        if isinstance(given, str):
+            return self._file_source(given, n)
         if not isinstance(given, dict):
             raise DataError(f"conditions must be a dict {{name: value or array}} or "
                             f"'FILE.root:TREE'; got {type(given).__name__}")
@@ -163,22 +175,22 @@ class ConditionSpace:
     def _file_source(self, spec, n):
         path, _, tree_name = spec.rpartition(":")
         if not path or not tree_name:
-            raise DataError(f"--conditions {spec}: expected FILE.root:TREE")
+            raise DataError(f"conditions {spec}: expected FILE.root:TREE")
         try:
             tree = uproot.open(path)[tree_name]
         except FileNotFoundError:
-            raise DataError(f"--conditions: no file {path}") from None
+            raise DataError(f"conditions {spec}: no file {path}") from None
         except (KeyError, OSError, ValueError) as error:
-            raise DataError(f"--conditions {spec}: cannot read tree {tree_name!r} ({error})"
+            raise DataError(f"conditions {spec}: cannot read tree {tree_name!r} ({error})"
                             ) from None
         missing = [b for b in self.branches if b not in tree.keys()]
         if missing:
-            raise DataError(f"--conditions {spec}: the tree has no branch "
+            raise DataError(f"conditions {spec}: the tree has no branch "
                             f"{', '.join(missing)}; it needs one per condition "
                             f"({', '.join(self.branches)}); it has "
                             f"{', '.join(tree.keys()) or 'none'}")
         if tree.num_entries < n:
-            raise DataError(f"--conditions {spec}: {tree.num_entries:,} entries, fewer than "
+            raise DataError(f"conditions {spec}: {tree.num_entries:,} entries, fewer than "
                             f"the {n:,} events asked for; ask for at most {tree.num_entries:,}")
 
         def source(start, stop, rng):
@@ -186,5 +198,5 @@ class ConditionSpace:
                                  library="np")
             return self.from_events({name: arrays[b] for name, b in
                                      zip(self.names, self.branches)},
-                                    f"--conditions {spec} entries {start}-{stop - 1}")
+                                    f"conditions {spec} entries {start}-{stop - 1}")
         return source

@@ -33,9 +33,9 @@ from .transforms import PixelTransform
 
 COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
 COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is reported as a collapse
-# a discriminator starting with one of these sees the conditions as constant channels
-# (CGAN); any other gets them appended to its flat input
-IMAGE_WORDS = ("CONV", "LOCAL", "MAXPOOL", "UPSAMPLE", "TRANSCONV", "BNORM", "DROPOUT")
+# a discriminator whose first layer (after any BNORM or DROPOUT) is spatial sees the
+# conditions as constant channels (CGAN); any other gets them appended to its flat input
+SPATIAL_WORDS = ("CONV", "LOCAL", "MAXPOOL", "UPSAMPLE", "TRANSCONV")
 
 PHASE_OPTIONS = OptionSet("TrainingStrategy", [
     Option("LearningRate", "float", 2e-4, "step size", minimum=0),
@@ -203,6 +203,9 @@ class MethodGAN(MethodBase):
                               f"of the DataLoader (conditions: "
                               f"{', '.join(self.conditions.names) or 'none'})")
         self.energy_condition = self._energy_condition()
+        if "AuxiliaryWeight" in o.given and not self.auxiliary:
+            raise OptionError(f"AuxiliaryWeight weighs the auxiliary head of GANType=ACGAN; "
+                              f"this GAN is GANType={o['GANType']}: remove it or use ACGAN")
         self.seed = o["RandomSeed"]
         self.history = {name: [] for name in HISTORY}
         self.best_epoch = None
@@ -217,6 +220,10 @@ class MethodGAN(MethodBase):
             raise OptionError(f"EnergyCondition={name} is not a condition of the DataLoader "
                               f"(conditions: {', '.join(self.conditions.names) or 'none'})")
         if not o["EnergyLossWeight"]:
+            if name is not None:
+                raise OptionError(f"EnergyCondition={name} names the condition of the energy "
+                                  f"penalty, which is off; give EnergyLossWeight (e.g. 1) or "
+                                  f"remove EnergyCondition")
             return None
         if name is None:
             if len(self.conditions) != 1:
@@ -245,11 +252,16 @@ class MethodGAN(MethodBase):
         if self.auxiliary:
             extra = sum(1 if c is None else len(c) for c in classes)
             fields = texts[-1].split("|")
-            if fields[:3] == ["DENSE", "1", "LINEAR"]:
-                texts[-1] = "|".join(["DENSE", str(1 + extra)] + fields[2:])
+            if fields[:3] != ["DENSE", "1", "LINEAR"]:
+                raise OptionError(f"GANType=ACGAN: DiscriminatorLayout must end in "
+                                  f"DENSE|1|LINEAR like any discriminator (rootgan adds the "
+                                  f"auxiliary outputs to that layer itself); it ends in "
+                                  f"{texts[-1]}")
+            texts[-1] = "|".join(["DENSE", str(1 + extra)] + fields[2:])
         elif k:
-            first = texts[0].split("|")[0] if texts else ""
-            shape = ((shape[0] + k,) + shape[1:] if first in IMAGE_WORDS
+            words = [text.split("|")[0] for text in texts]
+            first = next((w for w in words if w not in ("BNORM", "DROPOUT")), "")
+            shape = ((shape[0] + k,) + shape[1:] if first in SPATIAL_WORDS
                      else (int(np.prod(shape)) + k,))
         return build_network(",".join(texts), shape, o["LeakyReluSlope"], name="discriminator")
 
@@ -381,6 +393,18 @@ class MethodGAN(MethodBase):
         self.conditions.fit(train_split, self.seed)
         log.info(self.title, f"{self.options['GANType']} conditioned on "
                  f"{self.conditions.describe()}")
+        for use, name in (("EnergyLossWeight divides by", self.energy_condition),
+                          ("ScaleBy divides the pixels by", self.transform.condition
+                           if self.transform.kind == "Scale" else None)):
+            if name is None:
+                continue
+            index = self.conditions.names.index(name)
+            if self.conditions.nonpositive[index]:
+                raise DataError(f"{use} the condition {name}, which must be > 0; "
+                                f"{self.conditions.nonpositive[index]} training events have "
+                                f"{name} <= 0 (smallest {self.conditions.minimum[index]:.6g}); "
+                                f"select them away with a cut such as '{name} > 0' in "
+                                f"PrepareTrainingAndTestTree")
         if self.auxiliary:
             self.discriminator = self._build_discriminator(self.conditions.classes)
 
@@ -730,6 +754,18 @@ class MethodGAN(MethodBase):
     def response(self, events):
         """The discriminator's output on each event's image: a probability for BCE, the
         raw output (critic value) for the other losses."""
+        outputs = self._discriminator_outputs(
+            self._network_images(events),
+            None if self.auxiliary else self._network_conditions(events))
+        if self.losses[1] == "BCE":
+            outputs = 1 / (1 + np.exp(-np.clip(outputs, -60, 60)))
+        return outputs.astype(np.float32)
+
+    def _network_images(self, events):
+        """The events' images as the discriminator sees them (transformed, d x h x w)."""
+        if self.image_name not in events:
+            raise DataError(f"{self.title!r} reads the images of {self.image_name!r}; the "
+                            f"events hold {', '.join(map(str, events)) or 'nothing'}")
         pixels = np.asarray(events[self.image_name], np.float32)
         size = int(np.prod(self.image_shape))
         if pixels.ndim == 0 or pixels.size != len(pixels) * size:
@@ -737,23 +773,14 @@ class MethodGAN(MethodBase):
                             f"({'|'.join(map(str, self.image_shape))}); got an array of shape "
                             f"{pixels.shape}")
         images = self.transform.forward(pixels.reshape(len(pixels), size), events)
-        outputs = self._discriminator_outputs(
-            np.ascontiguousarray(images, np.float32).reshape((-1,) + self.image_shape),
-            None if self.auxiliary else self._network_conditions(events))
-        if self.losses[1] == "BCE":
-            outputs = 1 / (1 + np.exp(-np.clip(outputs, -60, 60)))
-        return outputs.astype(np.float32)
+        return np.ascontiguousarray(images, np.float32).reshape((-1,) + self.image_shape)
 
     def auxiliary_predictions(self, events):
         """ACGAN: the auxiliary head's prediction of each event's conditions from its image,
         raw (n, k): the regressed value, or the most probable class."""
         if not self.auxiliary:
             raise OptionError(f"{self.title!r} has no auxiliary head (GANType=ACGAN has one)")
-        pixels = np.asarray(events[self.image_name], np.float32)
-        images = self.transform.forward(pixels.reshape(len(pixels), -1), events)
-        outputs = self._discriminator_outputs(
-            np.ascontiguousarray(images, np.float32).reshape((-1,) + self.image_shape),
-            adversarial=False)
+        outputs = self._discriminator_outputs(self._network_images(events), adversarial=False)
         return self.conditions.raw(self._auxiliary_head().predict(outputs[:, 1:]))
 
     def write_training(self, directory):
@@ -785,7 +812,7 @@ class MethodGAN(MethodBase):
             raw = None
             if len(self.conditions):
                 raw = conditions(start, start + count, rng)
-                chunk.update({branch: raw[:, i].astype(np.float32)
+                chunk.update({branch: raw[:, i]  # float64: bins of the exact values
                               for i, branch in enumerate(self.conditions.branches)})
             chunk[self.image_name] = self._generate_pixels(gan, count, rng, batch_size, raw)
             chunk["eventNumber"] = np.arange(start, start + count, dtype=np.int64)
@@ -944,14 +971,17 @@ class MethodGAN(MethodBase):
         if seed is not None and (int(seed) != seed or seed < 0):
             raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
         rng = self._generation_rng() if seed is None else np.random.default_rng(seed)
-        raw = None
+        source = None
         if len(self.conditions):
-            source = (self.conditions.sampled_source() if conditions is None
-                      else self.conditions.given_source(conditions, n))
-            raw = source(0, n, rng)
+            if conditions is not None:
+                source = self.conditions.given_source(conditions, n)
         elif conditions is not None:
             raise OptionError(self._unconditional_message())
-        return self._generate_pixels(self._inference_gan(), n, rng, batch_size, raw).reshape(
+        # chunk by chunk, as rootgan.generate: the same seed gives the same events
+        images = [chunk[self.image_name]
+                  for chunk in self.generated_chunks(n, rng, batch_size, source)]
+        size = int(np.prod(self.image_shape))
+        return np.concatenate([np.empty((0, size), np.float32)] + images).reshape(
             (n,) + self.image_shape)
 
     def _unconditional_message(self):
@@ -1067,7 +1097,7 @@ def generate(weights_file, n, out, seed=None, batch_size=1024, conditions=None,
                        f"FILE.root:TREE to choose them")
         else:
             source = method.conditions.given_source(conditions, int(n))
-    elif conditions:
+    elif conditions is not None:
         raise OptionError(f"{weights_file}: {method._unconditional_message()}")
     rng = method._generation_rng() if seed is None else np.random.default_rng(seed)
 

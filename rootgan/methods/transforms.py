@@ -54,8 +54,9 @@ class PixelTransform:
         if self.condition is None:
             return self.divisor
         if self.condition not in events:
-            raise DataError(f"ScaleBy={self.condition} names no condition of the events; add "
-                            f"it with DataLoader.AddCondition({self.condition!r})")
+            raise DataError(f"the events lack the condition {self.condition} that ScaleBy="
+                            f"{self.condition} divides the pixels by; pass it with the images "
+                            f"(events = {{'image': ..., {self.condition!r}: ...}})")
         values = np.asarray(events[self.condition], np.float64).reshape(n, 1)
         if np.any(values <= 0):
             raise DataError(f"ScaleBy={self.condition}: the condition must be > 0 for every "

@@ -3,8 +3,9 @@ discriminator's last layer that predict each condition of an image.
 
 Each condition is a ``Regression`` (one output, squared error against the standardised
 value; CaloGAN's energy regression) or a ``Classification`` (one logit per class, softmax
-cross-entropy; the class is the nearest of the known class values). The losses are
-small numpy computations on an (n, outputs) block; their gradients are exact (checked
+cross-entropy; the class is the nearest of the known class values). Losses are
+``sum_i w_i l_i / n`` like the adversarial ones, so event weights scale both alike. They
+are small numpy computations on an (n, outputs) block; their gradients are exact (checked
 against finite differences in the tests).
 """
 
@@ -17,10 +18,10 @@ class Regression:
     outputs = 1
 
     def loss(self, predicted, target, weights):
-        """Weighted mean of (prediction - target)^2 and its gradient."""
+        """``sum_i w_i (prediction_i - target_i)^2 / n`` and its gradient."""
         difference = predicted[:, 0] - target
-        loss = float(np.sum(weights * difference ** 2) / np.sum(weights))
-        return loss, (2 * weights * difference / np.sum(weights))[:, None]
+        n = len(target)
+        return float(np.sum(weights * difference ** 2) / n), (2 * weights * difference / n)[:, None]
 
     def predict(self, predicted):
         return predicted[:, 0]
@@ -39,14 +40,15 @@ class Classification:
         return np.abs(np.asarray(target, np.float64)[:, None] - self.values[None, :]).argmin(1)
 
     def loss(self, predicted, target, weights):
-        """Weighted mean softmax cross-entropy of the logits ``predicted`` and its gradient."""
+        """``sum_i w_i CE_i / n``, CE the softmax cross-entropy of the logits ``predicted``,
+        and its gradient."""
         logits = predicted.astype(np.float64)
         logits = logits - logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         rows = np.arange(len(target))
         index = self.classes(target)
-        total = np.sum(weights)
+        total = len(target)
         loss = float(-np.sum(weights * np.log(np.maximum(probabilities[rows, index], 1e-300)))
                      / total)
         grad = probabilities

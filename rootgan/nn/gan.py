@@ -46,7 +46,6 @@ class GAN:
         # an extra generator loss on its own output: penalty(fake, conditions) returns
         # (loss, d loss / d fake) (EnergyLossWeight)
         self.generator_penalty = generator_penalty
-        self.last_auxiliary_loss = float("nan")
         if generator.dtype != discriminator.dtype:
             raise LayoutError(f"the generator computes in {generator.dtype} but the "
                               f"discriminator in {discriminator.dtype}; use one dtype")
@@ -99,6 +98,9 @@ class GAN:
         # mean discriminator output on the last real and generated batch: a probability for
         # BCE (sigmoid of the logit), the raw output for the other losses
         self.last_outputs = (float("nan"), float("nan"))
+        # the auxiliary head's loss on the last real batch (ACGAN), not part of the returned
+        # discriminator loss, which stays the adversarial one
+        self.last_auxiliary_loss = None
 
     def _condition_mode(self, generator, discriminator):
         """How the discriminator sees the conditions (CGAN): appended to its flat input
@@ -278,9 +280,8 @@ class GAN:
         if self.weight_clip:
             np.clip(D.parameters, -self.weight_clip, self.weight_clip, out=D.parameters)
         self.last_outputs = (real_mean, fake_mean)
-        if auxiliary is not None:
-            self.last_auxiliary_loss = auxiliary
-        return loss_real + loss_fake + (auxiliary or 0.0)
+        self.last_auxiliary_loss = auxiliary
+        return loss_real + loss_fake
 
     def _generator_update(self, fake, conditions=None):
         """Generator update through the discriminator's input gradient; ``fake`` must be
