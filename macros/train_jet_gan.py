@@ -70,7 +70,8 @@ def main(argv=None):
                         help="GANType (default gan); cgan and acgan are conditioned on the "
                              "jet class")
     parser.add_argument("--test", type=int, default=1000,
-                        help="test jets per class (default 1000)")
+                        help="test jets (default 1000; with both classes twice as many, "
+                             "drawn at random)")
     parser.add_argument("--train", type=int, default=0,
                         help="training jets (default 0: all the others)")
     parser.add_argument("--architecture", default="dense", choices=tuple(ARCHITECTURES),
@@ -128,7 +129,7 @@ def main(argv=None):
         loader.AddCondition("label")
     loader.AddSignalTree(f"{source}:jets")
     cut = "" if args.label == "both" else f"label == {args.label}"
-    # both classes: the test set holds --test jets of each (the signal 'class' is all jets)
+    # both classes: 2 x --test random test jets, about --test of each class
     test = args.test * (2 if args.label == "both" else 1)
     loader.PrepareTrainingAndTestTree(
         cut, f"SplitMode=Random:SplitSeed=100:nTest_Signal={test}:nTrain_Signal={args.train}")

@@ -15,7 +15,7 @@ import quality_variants  # noqa: E402  (a benchmark script, imported for its fun
 
 
 def test_conditional_gans_follow_the_energy_and_the_acgan_head_predicts_it():
-    results, _ = quality_variants.run(["CGAN", "ACGAN"], 2_000, 1_000, epochs=12, quiet=True)
+    results, _ = quality_variants.run(["CGAN", "ACGAN"], 2_000, 1_000, epochs=60, quiet=True)
     for variant in ("CGAN", "ACGAN"):
         real = np.array([row[2] for row in results[variant]["bins"]])
         generated = np.array([row[3] for row in results[variant]["bins"]])

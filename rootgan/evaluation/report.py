@@ -40,7 +40,9 @@ class Evaluation:
         """The console table: observable, distance, uncertainty, floor, ratio, chi2/ndf."""
         lines = [_header(), *(_line(r) for r in self.rows)]
         for low, high, rows in self.binned:
-            lines.append(f"condition in [{low:.4g}, {high:.4g}):" + (
+            where = (f"condition = {low:.6g}" if high == np.nextafter(low, np.inf)
+                     else f"condition in [{low:.4g}, {high:.4g})")
+            lines.append(f"{where}:" + (
                 "" if rows else " too few events to compare (4 real and 2 generated needed)"))
             lines.extend(_line(r, indent=2) for r in rows)
         return "\n".join(lines)

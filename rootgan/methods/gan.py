@@ -19,7 +19,7 @@ from scipy.stats import wasserstein_distance
 from ..errors import DataError, OptionError
 from ..evaluation.observables import Geometry
 from ..evaluation.plots import plot_evaluation
-from ..evaluation.report import evaluate
+from ..evaluation.report import CONDITION_BINS, condition_edges, evaluate
 from ..io.output import staged, write_tree
 from ..io.weights import WeightsContent, environment_info, read_weights, write_weights
 from ..nn import GAN, build_network, initialize, make_optimizer
@@ -623,8 +623,11 @@ class MethodGAN(MethodBase):
 
     def _metric(self, gan, validation, reference):
         """SelectBy: PHYSICS sums W1 of total intensity and of the non-zero pixel count,
-        each over the validation sample's standard deviation (at least 1% of its mean); LOSS
-        is the generator loss on fixed noise; LAST has none (nan)."""
+        each over the validation sample's standard deviation (at least 1% of its mean); for
+        a conditional GAN, whose generated events get the validation events' conditions,
+        the W1s are averaged over CONDITION_BINS bins of the first condition, so an epoch
+        must also get the dependence on it right. LOSS is the generator loss on fixed noise;
+        LAST has none (nan)."""
         o = self.options
         if o["SelectBy"] == "LAST" or validation is None:
             return float("nan")
@@ -640,6 +643,10 @@ class MethodGAN(MethodBase):
         if not np.all(np.isfinite(generated)):
             return float("inf")  # pixels beyond float range: worse than any finite epoch
         observed = self._observables({self.image_name: generated})
+        bins = [np.ones(len(generated), bool)]
+        if raw is not None:
+            bins = [(raw[:, 0] >= low) & (raw[:, 0] < high)
+                    for low, high in condition_edges(raw[:, 0], CONDITION_BINS)]
         total = 0.0
         for name, real in reference.items():
             if name == "conditions":
@@ -647,7 +654,8 @@ class MethodGAN(MethodBase):
             # the spread of the real values, but at least 1% of their size: an observable
             # that hardly varies (every pixel lit) must not dominate the sum
             scale = max(real.std(), 0.01 * np.abs(real).mean(), 1e-12)
-            total += wasserstein_distance(observed[name], real) / scale
+            total += np.mean([wasserstein_distance(observed[name][mask], real[mask])
+                              for mask in bins if mask.any()]) / scale
         return float(total)
 
     def _generate_pixels(self, gan, n, rng, batch_size=1024, raw_conditions=None):
