@@ -1,0 +1,138 @@
+"""Train an energy-conditioned GAN on the shipped calorimeter showers: a fast calorimeter
+simulation the TMVA way.
+
+    python macros/train_calo_cgan.py                  # CGAN, about 10 minutes on 2 cores
+    python macros/train_calo_cgan.py --gantype acgan  # the discriminator regresses the energy
+    python macros/train_calo_cgan.py --gantype wgan   # Wasserstein, spectral-norm critic
+
+Books one GAN with the Factory on ``data/calo_showers.root`` (GFlash-parameterised electron
+showers in PbWO4, 10-100 GeV: parametric, not Geant4; see data/make_calo_showers.py),
+conditioned on the incident ``energy`` (``AddCondition``), its pixels divided by it
+(``VarTransform=Scale:ScaleBy=energy``), trains, generates a shower for each test event's
+energy (TestAllMethods) and evaluates them with the calorimeter observables
+(EvaluateAllMethods, Geometry=CALO) overall and in 5 energy bins. Then prints, per energy
+bin, the energy response (deposit / E) mean and resolution, the lateral width and the core
+fraction of real and generated showers, and W1 / floor of each. Plots: ``<out-dir>/
+dataset/plots/GAN/``.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+import uproot
+
+from rootgan import TMVA
+from rootgan.evaluation.observables import Geometry, measure
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(os.path.dirname(HERE), "data", "calo_showers.root")
+# dense networks: ~9x faster per image than small convolutional ones here (see
+# macros/train_jet_gan.py), so the 10-minute budget buys more steps
+GENERATOR = "DENSE|256|LEAKYRELU,DENSE|512|LEAKYRELU,DENSE|625|RELU"
+DISCRIMINATOR = "RESHAPE|FLAT,DENSE|512|LEAKYRELU,DENSE|256|LEAKYRELU,DENSE|1|LINEAR"
+SPECTRAL = ("RESHAPE|FLAT,DENSE|512|LEAKYRELU|SPECTRALNORM,DENSE|256|LEAKYRELU|SPECTRALNORM,"
+            "DENSE|1|LINEAR|SPECTRALNORM")
+# the Wasserstein settings measured on the blob family (benchmarks/quality_variants.py):
+# a spectral-norm critic and Adam with beta1 = 0, beta2 = 0.9
+GANTYPES = {"cgan": ("CGAN", DISCRIMINATOR, ""),
+            "acgan": ("ACGAN", DISCRIMINATOR, ""),
+            "wgan": ("WGAN", SPECTRAL, ",Beta1=0,Beta2=0.9")}
+COLUMNS = ("energy response", "width x", "core fraction")
+
+
+def gan_options(args):
+    gantype, discriminator, phase = GANTYPES[args.gantype]
+    return (f"!H:!V:GANType={gantype}:InputLayout=1|25|25:LatentDim={args.latent}:"
+            f"GeneratorLayout={GENERATOR}:DiscriminatorLayout={discriminator}:"
+            f"VarTransform=Scale:ScaleBy=energy:PixelFloor={args.pixel_floor}:"
+            f"RandomSeed={args.seed}:ValidationSize=10%:SelectBy=PHYSICS:Geometry=CALO:"
+            f"TrainingStrategy=MaxEpochs={args.epochs},BatchSize={args.batch_size},"
+            f"LearningRate={args.learning_rate}{phase}")
+
+
+def per_bin_table(path, bins=5):
+    """Per energy bin: mean and resolution of the response, mean lateral width and core
+    fraction of real (test) and generated showers, and W1 / floor from the evaluation."""
+    with uproot.open(path) as handle:
+        real = handle["dataset/TestTree"].arrays(["image", "energy"], library="np")
+        generated = handle["dataset/Method_GAN/GAN/GeneratedTree"].arrays(
+            ["image", "energy"], library="np")
+        metrics = handle["dataset/Method_GAN/GAN/Evaluation/metrics"].arrays(library="np")
+    geometry = Geometry("calo", (1, 25, 25))
+    samples = [measure(sample["image"], geometry, condition=sample["energy"])
+               for sample in (real, generated)]
+    lines = [f"{'energy bin':>14} {'':>5} {'response':>9} {'resolution':>11} "
+             f"{'width x':>8} {'core':>7}"]
+    lows = sorted(set(metrics["condition_low"][np.isfinite(metrics["condition_low"])]))
+    for low in lows:
+        high = metrics["condition_high"][metrics["condition_low"] == low][0]
+        for label, sample, events in (("real", samples[0], real), ("gen", samples[1],
+                                                                    generated)):
+            mask = (events["energy"] >= low) & (events["energy"] < high)
+            response = sample.values("energy response")[0][mask]
+            width = sample.values("width x")[0][mask]
+            core = sample.values("core fraction")[0][mask]
+            lines.append(f"{f'[{low:.0f}, {high:.0f})' if label == 'real' else '':>14} "
+                         f"{label:>5} {response.mean():9.4f} "
+                         f"{response.std() / response.mean():11.4f} {width.mean():8.2f} "
+                         f"{core.mean():7.4f}")
+        ratios = []
+        for name in COLUMNS:
+            row = (metrics["condition_low"] == low) & (metrics["observable"] == name)
+            ratios.append(f"{float(metrics['ratio'][row][0]):.2f}" if row.any() else "-")
+        lines.append(f"{'':>14} {'W1/fl':>5} {ratios[0]:>9} {'':>11} {ratios[1]:>8} "
+                     f"{ratios[2]:>7}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", default=DATA, help="ROOT file with the TTree 'showers'")
+    parser.add_argument("--gantype", default="cgan", choices=tuple(GANTYPES),
+                        help="cgan (default), acgan or wgan")
+    parser.add_argument("--test", type=int, default=1000, help="test showers (default 1000)")
+    parser.add_argument("--train", type=int, default=0,
+                        help="training showers (default 0: all the others)")
+    parser.add_argument("--epochs", type=int, default=800,
+                        help="epochs (default 800: about 10 minutes here)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--latent", type=int, default=32, help="latent dimension (default 32)")
+    parser.add_argument("--pixel-floor", type=float, default=0.001,
+                        help="generated cells below this energy [GeV] are zero (default 1 MeV)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out-dir", default="calo_cgan",
+                        help="folder for the Factory file, weights and plots (default calo_cgan)")
+    args = parser.parse_args(argv)
+    source = os.path.abspath(args.input)
+    os.makedirs(args.out_dir, exist_ok=True)
+    os.chdir(args.out_dir)  # the Factory writes dataset/weights/ below the working folder
+
+    factory = TMVA.Factory("CaloGAN", "calo_gan.root", "!V:!Silent:Color:DrawProgressBar")
+    loader = TMVA.DataLoader("dataset")
+    loader.AddVariablesArray("image", 625)
+    loader.AddCondition("energy")
+    loader.AddSignalTree(f"{source}:showers")
+    loader.PrepareTrainingAndTestTree(
+        "", f"SplitMode=Random:SplitSeed=100:nTest_Signal={args.test}:"
+            f"nTrain_Signal={args.train}")
+    factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", gan_options(args))
+    factory.TrainAllMethods()
+    factory.TestAllMethods()
+    metrics = factory.EvaluateAllMethods()[("dataset", "GAN")]
+
+    print(f"\ngenerated showers ({args.gantype}) vs the test set, per energy bin (response = "
+          f"deposit / incident energy, resolution = its std / mean, width in mm, core = "
+          f"energy fraction in the 3x3 core; W1/fl = W1 / floor):")
+    print(per_bin_table("calo_gan.root"))
+    print(f"all energies: classifier AUC {metrics['AUC']:.3f} (0.5: indistinguishable)")
+    print(f"plots: {os.path.join(args.out_dir, 'dataset', 'plots', 'GAN')}/ (PNG and PDF); "
+          f"histograms and the metric table: {os.path.join(args.out_dir, 'calo_gan.root')}, "
+          f"folder dataset/Method_GAN/GAN/Evaluation")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
