@@ -434,7 +434,12 @@ class MethodGAN(MethodBase):
         train_split, validation = self._split_validation(dataset.training)
         self._fit_conditions(train_split, log)
         self._fit_transform(train_split, log)
-        reference = self._observables(validation.read_all()) if validation else None
+        reference = None
+        if validation:
+            events = validation.read_all()
+            reference = self._observables(events)
+            if len(self.conditions):  # the generated events of _metric get these
+                reference["conditions"] = self.conditions.from_events(events)
         gan = self._new_gan(np.random.default_rng(self.seed))
         state = self._resume(gan, checkpoint, log) if checkpoint else TrainingState()
         log.info(self.title, f"training on {len(train_split):,} events"
@@ -613,13 +618,9 @@ class MethodGAN(MethodBase):
 
     # -- validation metrics --------------------------------------------------------------
     def _observables(self, events):
-        """The validation observables (and the raw conditions the generated events get)."""
         pixels = np.asarray(events[self.image_name], np.float64)
-        observed = {"total intensity": pixels.sum(axis=1),
-                    "non-zero pixels": (pixels != 0).sum(axis=1).astype(np.float64)}
-        if len(self.conditions) and "weight" in events:  # real events carry their conditions
-            observed["conditions"] = self.conditions.from_events(events)
-        return observed
+        return {"total intensity": pixels.sum(axis=1),
+                "non-zero pixels": (pixels != 0).sum(axis=1).astype(np.float64)}
 
     def _metric(self, gan, validation, reference):
         """SelectBy: PHYSICS sums W1 of total intensity and of the non-zero pixel count,
@@ -979,12 +980,7 @@ class MethodGAN(MethodBase):
         if seed is not None and (int(seed) != seed or seed < 0):
             raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
         rng = self._generation_rng() if seed is None else np.random.default_rng(seed)
-        source = None
-        if len(self.conditions):
-            if conditions is not None:
-                source = self.conditions.given_source(conditions, n)
-        elif conditions is not None:
-            raise OptionError(self._unconditional_message())
+        source = self._condition_source(conditions, n)
         # chunk by chunk, as rootgan.generate: the same seed gives the same events
         images = [chunk[self.image_name]
                   for chunk in self.generated_chunks(n, rng, batch_size, source)]
@@ -992,9 +988,16 @@ class MethodGAN(MethodBase):
         return np.concatenate([np.empty((0, size), np.float32)] + images).reshape(
             (n,) + self.image_shape)
 
-    def _unconditional_message(self):
-        return (f"{self.title!r} is an unconditional GAN (GANType={self.options['GANType']}, "
-                f"no DataLoader.AddCondition): it takes no conditions")
+    def _condition_source(self, conditions, n):
+        """The source of generated events' conditions for what the user gave (None: drawn
+        from the stored training conditions, or an unconditional GAN)."""
+        if not len(self.conditions):
+            if conditions is not None:
+                raise OptionError(f"{self.title!r} is an unconditional GAN (GANType="
+                                  f"{self.options['GANType']}, no DataLoader.AddCondition): "
+                                  f"it takes no conditions")
+            return None
+        return None if conditions is None else self.conditions.given_source(conditions, n)
 
 
 # options a resumed job may change: they do not affect the trained weights
@@ -1094,19 +1097,18 @@ def generate(weights_file, n, out, seed=None, batch_size=1024, conditions=None,
     if seed is not None and (int(seed) != seed or seed < 0):
         raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
     method = MethodGAN.from_weights(content.info.get("title", "GAN"), content)
-    source, described = None, ""
-    if len(method.conditions):
-        if conditions is None:
-            described = (f"conditions ({', '.join(method.conditions.names)}) drawn from the "
-                         f"{len(method.conditions.sample):,} training conditions stored in the "
-                         f"weights file")
-            if notice is not None:
-                notice(f"{described}; give --condition NAME=VALUE or --conditions "
-                       f"FILE.root:TREE to choose them")
-        else:
-            source = method.conditions.given_source(conditions, int(n))
-    elif conditions is not None:
-        raise OptionError(f"{weights_file}: {method._unconditional_message()}")
+    try:
+        source = method._condition_source(conditions, int(n))
+    except OptionError as error:
+        raise OptionError(f"{weights_file}: {error}") from None
+    described = ""
+    if len(method.conditions) and conditions is None:
+        described = (f"conditions ({', '.join(method.conditions.names)}) drawn from the "
+                     f"{len(method.conditions.sample):,} training conditions stored in the "
+                     f"weights file")
+        if notice is not None:
+            notice(f"{described}; give --condition NAME=VALUE or --conditions FILE.root:TREE "
+                   f"to choose them")
     rng = method._generation_rng() if seed is None else np.random.default_rng(seed)
 
     def chunks():
