@@ -44,11 +44,16 @@ COLUMNS = ("energy response", "width x", "core fraction")
 
 def gan_options(args):
     gantype, discriminator, phase = GANTYPES[args.gantype]
+    transform = "VarTransform=Scale:ScaleBy=energy"
+    if args.transform == "Log":
+        # cell energies relative to the incident energy; PixelScale in units of it
+        transform = f"VarTransform=Log:ScaleBy=energy:PixelScale={args.pixel_scale:g}"
+    budget = f",MaxTime={args.budget:g}" if args.budget else ""
     return (f"!H:!V:GANType={gantype}:InputLayout=1|25|25:LatentDim={args.latent}:"
             f"GeneratorLayout={GENERATOR}:DiscriminatorLayout={discriminator}:"
-            f"VarTransform=Scale:ScaleBy=energy:PixelFloor={args.pixel_floor}:"
+            f"{transform}:PixelFloor={args.pixel_floor}:"
             f"RandomSeed={args.seed}:ValidationSize=10%:SelectBy=PHYSICS:Geometry=CALO:"
-            f"TrainingStrategy=MaxEpochs={args.epochs},BatchSize={args.batch_size},"
+            f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
             f"LearningRate={args.learning_rate}{phase}")
 
 
@@ -90,13 +95,25 @@ def per_bin_table(path, bins=5):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", default=DATA, help="ROOT file with the TTree 'showers'")
+    parser.add_argument("--test-input",
+                        help="a second file whose showers are the test set (then --input "
+                             "holds only training showers and --test and --train are not used)")
     parser.add_argument("--gantype", default="cgan", choices=tuple(GANTYPES),
                         help="cgan (default), acgan or wgan")
     parser.add_argument("--test", type=int, default=1000, help="test showers (default 1000)")
     parser.add_argument("--train", type=int, default=0,
                         help="training showers (default 0: all the others)")
-    parser.add_argument("--epochs", type=int, default=800,
-                        help="epochs (default 800: about 10 minutes here)")
+    parser.add_argument("--epochs", type=int,
+                        help="epochs (default 800: about 10 minutes here; with --budget a "
+                             "cap, default none)")
+    parser.add_argument("--budget", type=float,
+                        help="train for this many seconds instead (TrainingStrategy MaxTime)")
+    parser.add_argument("--transform", default="Scale", choices=("Scale", "Log"),
+                        help="cell energies divided by the incident energy (Scale, default) "
+                             "or also log-compressed (Log, with --pixel-scale)")
+    parser.add_argument("--pixel-scale", type=float, default=1e-4,
+                        help="Log transform's scale as a fraction of the incident energy "
+                             "(default 1e-4)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--latent", type=int, default=32, help="latent dimension (default 32)")
@@ -106,7 +123,10 @@ def main(argv=None):
     parser.add_argument("--out-dir", default="calo_cgan",
                         help="folder for the Factory file, weights and plots (default calo_cgan)")
     args = parser.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = 100000 if args.budget else 800
     source = os.path.abspath(args.input)
+    args.test_input = args.test_input and os.path.abspath(args.test_input)
     os.makedirs(args.out_dir, exist_ok=True)
     os.chdir(args.out_dir)  # the Factory writes dataset/weights/ below the working folder
 
@@ -114,10 +134,15 @@ def main(argv=None):
     loader = TMVA.DataLoader("dataset")
     loader.AddVariablesArray("image", 625)
     loader.AddCondition("energy")
-    loader.AddSignalTree(f"{source}:showers")
-    loader.PrepareTrainingAndTestTree(
-        "", f"SplitMode=Random:SplitSeed=100:nTest_Signal={args.test}:"
-            f"nTrain_Signal={args.train}")
+    if args.test_input:
+        loader.AddSignalTree(f"{source}:showers", 1.0, "Training")
+        loader.AddSignalTree(f"{args.test_input}:showers", 1.0, "Test")
+        loader.PrepareTrainingAndTestTree("", "SplitMode=Random:SplitSeed=100")
+    else:
+        loader.AddSignalTree(f"{source}:showers")
+        loader.PrepareTrainingAndTestTree(
+            "", f"SplitMode=Random:SplitSeed=100:nTest_Signal={args.test}:"
+                f"nTrain_Signal={args.train}")
     factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", gan_options(args))
     factory.TrainAllMethods()
     factory.TestAllMethods()

@@ -44,17 +44,25 @@ ARCHITECTURES = {
               "LOCAL|4|5|5|2|2|2|2|LEAKYRELU,RESHAPE|FLAT,DENSE|256|LEAKYRELU,MINIBATCH|10|5,"
               "DENSE|1|LINEAR", 130),
 }
+TYPICAL_PT = 280.0  # GeV, the middle of the shipped jets' pT window 250-300
 HEADLINE = ("mass", "tau21", "total intensity", "non-zero pixels", "pixel spectrum")
 
 
 def gan_options(args):
+    transform = f"VarTransform={args.transform}:PixelScale={args.pixel_scale}"
+    if "pt" in args.condition and args.transform != "None":
+        # pixels relative to the jet pT: PixelScale in units of it (1 GeV at 280 GeV)
+        transform = (f"VarTransform={args.transform}:ScaleBy=pt:"
+                     f"PixelScale={args.pixel_scale / TYPICAL_PT:.6g}")
+    if args.transform == "N":
+        transform = "VarTransform=N"
+    budget = f",MaxTime={args.budget:g}" if args.budget else ""
     return (f"!H:!V:GANType={args.gantype.upper()}:InputLayout=1|25|25:LatentDim={args.latent}:"
             f"GeneratorLayout={args.generator}:DiscriminatorLayout={args.discriminator}:"
-            f"VarTransform={args.transform}:PixelScale={args.pixel_scale}:"
-            f"PixelFloor={args.pixel_floor}:"
+            f"{transform}:PixelFloor={args.pixel_floor}:"
             f"GeneratorAverage={args.average}:RandomSeed={args.seed}:ValidationSize=10%:"
             f"SelectBy=PHYSICS:Geometry=JET:"
-            f"TrainingStrategy=MaxEpochs={args.epochs},BatchSize={args.batch_size},"
+            f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
             f"GeneratorLearningRate={args.learning_rate},"
             f"DiscriminatorLearningRate={args.d_learning_rate}")
 
@@ -62,13 +70,21 @@ def gan_options(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", default=DATA, help="ROOT file with the TTree 'jets'")
+    parser.add_argument("--test-input",
+                        help="a second file whose jets are the test set (then --input holds "
+                             "only training jets and --test and --train are not used)")
     parser.add_argument("--label", choices=("1", "0", "both"),
-                        help="jets to learn: 1 = W (default), 0 = QCD, both (the default of "
-                             "the conditional GAN types)")
+                        help="jets to learn: 1 = W (default), 0 = QCD, both (the default "
+                             "when conditioned on the label)")
+    parser.add_argument("--condition", nargs="*", default=["pt"], choices=("pt", "label"),
+                        help="what the generator is given (AddCondition): pt, the jet pT "
+                             "(default; pixels are taken relative to it), label, the jet "
+                             "class (learns both classes), both (--condition pt label) or "
+                             "none (--condition alone)")
     parser.add_argument("--gantype", default="gan",
                         choices=("gan", "lsgan", "wgan", "cgan", "acgan"),
-                        help="GANType (default gan); cgan and acgan are conditioned on the "
-                             "jet class")
+                        help="GANType (default gan; conditional whenever --condition names "
+                             "something); cgan and acgan need a condition")
     parser.add_argument("--test", type=int, default=1000,
                         help="test jets (default 1000; with both classes twice as many, "
                              "drawn at random)")
@@ -78,7 +94,10 @@ def main(argv=None):
                         help="network pair: dense (default) or lagan (locally connected "
                              "layers, minibatch discrimination)")
     parser.add_argument("--epochs", type=int,
-                        help="epochs (default: 900 for dense, 130 for lagan)")
+                        help="epochs (default: 900 for dense, 130 for lagan; with --budget "
+                             "a cap, default none)")
+    parser.add_argument("--budget", type=float,
+                        help="train for this many seconds instead (TrainingStrategy MaxTime)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=2e-4,
                         help="learning rate (default 2e-4; of the generator when "
@@ -104,19 +123,23 @@ def main(argv=None):
     parser.add_argument("--out-dir", default="jet_gan",
                         help="folder for the Factory file, weights and plots (default jet_gan)")
     args = parser.parse_args(argv)
-    conditional = args.gantype in ("cgan", "acgan")
+    if args.gantype in ("cgan", "acgan") and not args.condition:
+        parser.error(f"--gantype {args.gantype} needs a condition (--condition pt and/or "
+                     f"label)")
     if args.label is None:
-        args.label = "both" if conditional else "1"
-    if conditional and args.label != "both":
-        parser.error(f"--gantype {args.gantype} is conditioned on the jet class: it learns "
-                     f"both classes (--label both)")
+        args.label = "both" if "label" in args.condition else "1"
+    if "label" in args.condition and args.label != "both":
+        parser.error("--condition label gives the generator the jet class: it learns both "
+                     "classes (--label both)")
     generator, discriminator, epochs = ARCHITECTURES[args.architecture]
     args.generator = args.generator or generator
     args.discriminator = args.discriminator or discriminator
-    args.epochs = epochs if args.epochs is None else args.epochs
+    if args.epochs is None:
+        args.epochs = 100000 if args.budget else epochs
     if args.d_learning_rate is None:
         args.d_learning_rate = args.learning_rate
     source = os.path.abspath(args.input)
+    args.test_input = args.test_input and os.path.abspath(args.test_input)
     os.makedirs(args.out_dir, exist_ok=True)
     os.chdir(args.out_dir)  # the Factory writes dataset/weights/ below the working folder
 
@@ -125,14 +148,20 @@ def main(argv=None):
     loader.AddVariablesArray("image", 625)
     loader.AddSpectator("mass")
     loader.AddSpectator("tau21")
-    if conditional:
-        loader.AddCondition("label")
-    loader.AddSignalTree(f"{source}:jets")
+    for name in args.condition:
+        loader.AddCondition(name)
     cut = "" if args.label == "both" else f"label == {args.label}"
-    # both classes: 2 x --test random test jets, about --test of each class
-    test = args.test * (2 if args.label == "both" else 1)
-    loader.PrepareTrainingAndTestTree(
-        cut, f"SplitMode=Random:SplitSeed=100:nTest_Signal={test}:nTrain_Signal={args.train}")
+    if args.test_input:
+        loader.AddSignalTree(f"{source}:jets", 1.0, "Training")
+        loader.AddSignalTree(f"{args.test_input}:jets", 1.0, "Test")
+        loader.PrepareTrainingAndTestTree(cut, "SplitMode=Random:SplitSeed=100")
+    else:
+        loader.AddSignalTree(f"{source}:jets")
+        # both classes: 2 x --test random test jets, about --test of each class
+        test = args.test * (2 if args.label == "both" else 1)
+        loader.PrepareTrainingAndTestTree(
+            cut, f"SplitMode=Random:SplitSeed=100:nTest_Signal={test}:"
+                 f"nTrain_Signal={args.train}")
     factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", gan_options(args))
     factory.TrainAllMethods()
     factory.TestAllMethods()
@@ -144,7 +173,7 @@ def main(argv=None):
     for name in HEADLINE:
         print(f"  {name:<16} {metrics[f'W1/floor {name}']:6.2f}")
     print(f"  classifier AUC   {metrics['AUC']:6.3f} (0.5: indistinguishable)")
-    if args.gantype == "acgan":
+    if args.gantype == "acgan" and "label" in args.condition:
         print(f"  auxiliary head: right class for {metrics['auxiliary accuracy label']:.1%} of "
               f"the real test jets")
     print(f"plots: {os.path.join(args.out_dir, 'dataset', 'plots', 'GAN')}/ "

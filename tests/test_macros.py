@@ -56,7 +56,8 @@ def test_train_jet_gan_trains_the_lagan_style_architecture(tmp_path):
 
 
 def test_train_jet_gan_learns_w_and_qcd_jets_with_the_class_as_acgan_condition(tmp_path):
-    output = _run("train_jet_gan.py", "--gantype", "acgan", "--epochs", "1", "--test", "60",
+    output = _run("train_jet_gan.py", "--gantype", "acgan", "--condition", "label", "--epochs",
+                  "1", "--test", "60",
                   "--train", "300", "--out-dir", "run", cwd=tmp_path)
     assert "generated W and QCD jets vs the test set" in output
     assert "auxiliary head: right class for" in output

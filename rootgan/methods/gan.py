@@ -29,10 +29,15 @@ from ..nn.losses import make_losses
 from ..options import Option, OptionSet
 from .base import GAN_KIND, MethodBase, register_method
 from .conditions import ConditionSpace
-from .transforms import PixelTransform
+from .transforms import USES_SCALE_BY, PixelTransform
 
 COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
-COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is reported as a collapse
+COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is a collapse
+GUARD_CHECK_EVENTS = 256  # generated each epoch to see whether the output went empty
+GUARD_LEARNING_RATE = 0.5  # the collapse guard multiplies D's learning rate by this
+GUARD_REACTIONS = 5        # after this many the guard only reports
+# losses whose value says the discriminator wins (a Wasserstein critic's has no floor)
+BOUNDED_LOSSES = ("BCE", "LEASTSQUARES", "HINGE")
 # a discriminator whose first layer (after any BNORM or DROPOUT) is spatial sees the
 # conditions as constant channels (CGAN); any other gets them appended to its flat input
 SPATIAL_WORDS = ("CONV", "LOCAL", "MAXPOOL", "UPSAMPLE", "TRANSCONV")
@@ -52,6 +57,9 @@ PHASE_OPTIONS = OptionSet("TrainingStrategy", [
     Option("MaxEpochs", "int", 30, "epochs of this phase", minimum=1, per_part=False),
     Option("ConvergenceSteps", "int", 0, "stop the phase when the selection metric has not "
            "improved for this many epochs (0: off)", minimum=0, per_part=False),
+    Option("MaxTime", "float", 0.0, "stop the phase after this many seconds of training, "
+           "at the end of an epoch (0: off; MaxEpochs still caps it)", minimum=0,
+           per_part=False),
 ], prefixes=("Generator", "Discriminator"))
 
 
@@ -133,7 +141,8 @@ class MethodGAN(MethodBase):
                    allowed=("None", "N", "Log", "Scale")),
             Option("PixelScale", "float", 1.0, "scale of the Log transform (input units)",
                    minimum=0),
-            Option("ScaleBy", "string", "1.0", "Scale transform: a number or a condition name"),
+            Option("ScaleBy", "string", "1.0", "Scale and Log transforms: divide the pixels by a "
+                   "number or by a condition (the jet pT, the incident energy) first"),
             Option("PixelFloor", "float", 0.0, "generated pixels below it are written as 0",
                    minimum=0),
             Option("ValidationSize", "custom", 0.1, "fraction (10%, 0.1) or count of training "
@@ -149,6 +158,9 @@ class MethodGAN(MethodBase):
             Option("Geometry", "enum", "IMAGE", "pixel geometry of EvaluateAllMethods' "
                    "observables: IMAGE, JET (eta, phi over [-1.25, 1.25]; mass, tau21), CALO "
                    "(5 mm cells; core fraction)", allowed=("IMAGE", "JET", "CALO")),
+            Option("CollapseGuard", "bool", True, "when the discriminator wins outright (its "
+                   "loss below 0.01 for 3 epochs) or the generated images are empty, go back "
+                   "to the best epoch and halve the discriminator's learning rate"),
             Option("CheckpointEvery", "int", 1, "epochs between checkpoints; 0 = none",
                    minimum=0),
             Option("Resume", "bool", False, "continue from this job's latest checkpoint"),
@@ -197,7 +209,11 @@ class MethodGAN(MethodBase):
                               f"hold the {image_size} values of an image "
                               f"{'|'.join(map(str, self.image_shape))}")
         self.transform = PixelTransform(o["VarTransform"], o["PixelScale"], o["ScaleBy"])
-        if self.transform.condition is not None and o["VarTransform"] == "Scale" and \
+        if "ScaleBy" in o.given and o["VarTransform"] not in USES_SCALE_BY:
+            raise OptionError(f"ScaleBy divides the pixels of VarTransform=Log or Scale; this "
+                              f"GAN has VarTransform={o['VarTransform']}: remove ScaleBy or "
+                              f"use one of those")
+        if self.transform.condition is not None and \
                 self.transform.condition not in self.conditions.names:
             raise OptionError(f"ScaleBy={o['ScaleBy']} is neither a number nor a condition "
                               f"of the DataLoader (conditions: "
@@ -394,8 +410,7 @@ class MethodGAN(MethodBase):
         log.info(self.title, f"{self.options['GANType']} conditioned on "
                  f"{self.conditions.describe()}")
         for use, name in (("EnergyLossWeight divides by", self.energy_condition),
-                          ("ScaleBy divides the pixels by", self.transform.condition
-                           if self.transform.kind == "Scale" else None)):
+                          ("ScaleBy divides the pixels by", self.transform.condition)):
             if name is None:
                 continue
             index = self.conditions.names.index(name)
@@ -409,17 +424,27 @@ class MethodGAN(MethodBase):
             self.discriminator = self._build_discriminator(self.conditions.classes)
 
     def _fit_transform(self, train_split, log):
-        if not self.transform.needs_maximum or self.transform.maximum is not None:
-            return
-        maximum = -np.inf
+        """The training range of the pixels (over ScaleBy): the N and Log scale, and the
+        bounds of every generated pixel."""
+        if self.transform.maximum is not None and self.transform.minimum is not None:
+            return  # resumed: the checkpoint's range
+        maximum, minimum, largest_pixel = -np.inf, np.inf, -np.inf
         for events in train_split.read_chunks():
-            maximum = max(maximum, float(events[self.image_name].max()))
-        if not maximum > 0:
+            ratios = self.transform.ratios(events[self.image_name], events)
+            maximum, minimum = max(maximum, ratios.max()), min(minimum, ratios.min())
+            largest_pixel = max(largest_pixel, float(events[self.image_name].max()))
+        if self.transform.needs_maximum and not maximum > 0:
             raise DataError(f"VarTransform={self.transform.kind} needs a positive largest "
                             f"pixel; the training images' largest is {maximum}")
-        self.transform.maximum = maximum
-        log.info(self.title, f"VarTransform={self.transform.kind}: largest training pixel "
-                 f"{maximum:.6g}")
+        floor = self.options["PixelFloor"]
+        if floor > largest_pixel:
+            raise DataError(f"PixelFloor={floor:g} is above every training pixel (the largest "
+                            f"is {largest_pixel:.6g}): every generated pixel would be written "
+                            f"as 0; lower it")
+        self.transform.maximum, self.transform.minimum = float(maximum), float(minimum)
+        per = f" / {self.transform.condition}" if self.transform.condition else ""
+        log.info(self.title, f"VarTransform={self.transform.kind}: training pixels{per} in "
+                 f"[{minimum:.6g}, {maximum:.6g}]; generated pixels are kept in this range")
 
     def train(self, dataset, log):
         o = self.options
@@ -461,26 +486,34 @@ class MethodGAN(MethodBase):
             phase = phases[phase_index]
             if phase_index != state.phase or state.epoch_in_phase == 0:
                 if phase_index > 0:
-                    gan.generator_optimizer = self._optimizer(
-                        self.generator, phase.for_part("Generator"))
-                    gan.discriminator_optimizer = self._optimizer(
-                        self.discriminator, phase.for_part("Discriminator"))
+                    self._new_optimizers(gan, phase, state)
                 state.phase, state.epoch_in_phase, state.stale = phase_index, 0, 0
+                state.phase_seconds = 0.0
             patience = phase["ConvergenceSteps"]
             while state.epoch_in_phase < phase["MaxEpochs"]:
                 if patience and state.stale >= patience:
                     log.info(self.title, f"phase {phase_index + 1}: no improvement for "
                              f"{state.stale} epochs (ConvergenceSteps={patience})")
                     break
-                # instance noise falls linearly to 0 over all the epochs of all phases
-                total = sum(p["MaxEpochs"] for p in phases)
-                gan.instance_noise = o["InstanceNoise"] * max(0.0, 1 - state.epoch / total)
+                if phase["MaxTime"] and state.phase_seconds >= phase["MaxTime"]:
+                    log.info(self.title, f"phase {phase_index + 1}: MaxTime={phase['MaxTime']:g} "
+                             f"s reached after {state.epoch_in_phase} epochs")
+                    break
+                gan.instance_noise = o["InstanceNoise"] * max(0.0, 1 - _progress(phases, state))
                 if not self._train_epoch(gan, state, phase, train_split, validation, reference,
                                          log):
                     return
                 state.epoch_in_phase += 1
                 if o["CheckpointEvery"] and state.epoch % o["CheckpointEvery"] == 0:
                     self._checkpoint(gan, state)
+
+    def _new_optimizers(self, gan, phase, state):
+        """Fresh optimizers for ``phase``; the discriminator's learning rate carries the
+        collapse guard's reductions."""
+        gan.generator_optimizer = self._optimizer(self.generator, phase.for_part("Generator"))
+        gan.discriminator_optimizer = self._optimizer(self.discriminator,
+                                                      phase.for_part("Discriminator"))
+        gan.discriminator_optimizer.learning_rate *= state.discriminator_rate_factor
 
     def _stop_diverged(self, state, good, epoch, loss_d, loss_g, log):
         """Back to the weights of the last good epoch after a non-finite loss; False."""
@@ -544,13 +577,57 @@ class MethodGAN(MethodBase):
             improved = self._select(state, metric)
         log.info(self.title, epoch_line(epoch, means, metric, seconds, events / seconds,
                                         "*" if improved else " "))
-        state.low_loss = state.low_loss + 1 if means[0] < COLLAPSE_LOSS else 0
-        if state.low_loss == COLLAPSE_EPOCHS:
-            log.info(self.title, f"warning: the discriminator loss has stayed below "
-                     f"{COLLAPSE_LOSS} for {COLLAPSE_EPOCHS} epochs: the discriminator wins "
-                     f"and the generator may have collapsed (check the generated images; "
-                     f"lower the discriminator's learning rate or try LEASTSQUARES losses)")
+        state.phase_seconds += seconds
+        self._guard_collapse(gan, state, phase, means[0], good, log)
         return True
+
+    def _collapse(self, gan, state, loss_d):
+        """Why the GAN has collapsed after this epoch, or None: the discriminator has won
+        outright for COLLAPSE_EPOCHS epochs, or the generated images are empty."""
+        wins = self.losses[1] in BOUNDED_LOSSES and loss_d < COLLAPSE_LOSS
+        state.low_loss = state.low_loss + 1 if wins else 0
+        if state.low_loss >= COLLAPSE_EPOCHS:
+            return (f"the discriminator loss has stayed below {COLLAPSE_LOSS} for "
+                    f"{state.low_loss} epochs (the discriminator wins outright)")
+        raw = None
+        if len(self.conditions):
+            raw = self.conditions.sample[:GUARD_CHECK_EVENTS]
+        with gan.averaged_generator():
+            pixels = self._generate_pixels(gan, GUARD_CHECK_EVENTS if raw is None else len(raw),
+                                           np.random.default_rng([self.seed, 4]),
+                                           raw_conditions=raw)
+        if not np.any(pixels):
+            return f"all {len(pixels)} generated check images are empty"
+        return None
+
+    def _guard_collapse(self, gan, state, phase, loss_d, good, log):
+        """The collapse guard: on a collapse, back to the best epoch (with SelectBy=LAST the
+        weights before this epoch) with fresh optimizers and half the discriminator's
+        learning rate; said in the epoch table."""
+        reason = self._collapse(gan, state, loss_d)
+        if reason is None:
+            return
+        state.low_loss = 0
+        if not self.options["CollapseGuard"] or state.guard_reactions >= GUARD_REACTIONS:
+            advice = ("CollapseGuard is off" if not self.options["CollapseGuard"] else
+                      f"the collapse guard has already reacted {GUARD_REACTIONS} times")
+            log.info(self.title, f"warning: {reason}; {advice}: check the generated images, "
+                     f"lower the discriminator's learning rate or try LEASTSQUARES losses")
+            return
+        use_best = self.options["SelectBy"] != "LAST" and state.best is not None
+        generator, discriminator = state.best if use_best else good
+        self.generator.set_parameters(generator)
+        self.discriminator.set_parameters(discriminator)
+        if gan.generator_average is not None:
+            gan.generator_average.load_state(self.generator.parameters, 0)
+        state.guard_reactions += 1
+        state.discriminator_rate_factor *= GUARD_LEARNING_RATE
+        self._new_optimizers(gan, phase, state)
+        where = (f"the best epoch, {state.best_epoch}" if use_best else
+                 f"the weights before epoch {state.epoch}")
+        log.info(self.title, f"collapse guard: {reason}; back to {where}, discriminator "
+                 f"learning rate {gan.discriminator_optimizer.learning_rate:.3g} "
+                 f"(reaction {state.guard_reactions} of at most {GUARD_REACTIONS})")
 
     def _select(self, state, metric):
         """Keep this epoch's weights if its metric is the best so far (always for LAST)."""
@@ -741,10 +818,7 @@ class MethodGAN(MethodBase):
         self.transform = PixelTransform.from_settings(settings["transform"])
         gan.rng.bit_generator.state = settings["rng"]
         state = TrainingState.from_settings(settings["state"])
-        phase = self.options["TrainingStrategy"][state.phase]
-        gan.generator_optimizer = self._optimizer(self.generator, phase.for_part("Generator"))
-        gan.discriminator_optimizer = self._optimizer(self.discriminator,
-                                                      phase.for_part("Discriminator"))
+        self._new_optimizers(gan, self.options["TrainingStrategy"][state.phase], state)
         for label, optimizer, steps in (("generator", gan.generator_optimizer,
                                          settings["optimizer_steps"][0]),
                                         ("discriminator", gan.discriminator_optimizer,
@@ -1007,6 +1081,17 @@ CHUNK_EVENTS = 4096  # generated events per write: memory stays bounded for any 
 EVALUATION_EVENTS = 20_000  # events per sample EvaluateAllMethods compares (memory, time)
 
 
+def _progress(phases, state):
+    """How far training is, 0 to 1: the share of all phases' epochs done, or of their
+    seconds when every phase has a MaxTime, whichever is further (instance noise falls
+    with it)."""
+    epochs = state.epoch / sum(p["MaxEpochs"] for p in phases)
+    if not all(p["MaxTime"] for p in phases):
+        return epochs
+    done = sum(p["MaxTime"] for p in phases[:state.phase]) + state.phase_seconds
+    return max(epochs, done / sum(p["MaxTime"] for p in phases))
+
+
 def _unprefixed(arrays, prefix):
     """The entries of ``arrays`` whose names start with ``prefix``, named without it."""
     return {name[len(prefix):]: value for name, value in arrays.items()
@@ -1049,6 +1134,9 @@ class TrainingState:
         self.epoch_in_phase = 0
         self.stale = 0
         self.low_loss = 0
+        self.phase_seconds = 0.0
+        self.guard_reactions = 0
+        self.discriminator_rate_factor = 1.0
         self.best = None
         self.best_metric = None
         self.best_epoch = None
@@ -1061,7 +1149,10 @@ class TrainingState:
 
     def settings(self):
         return {"epoch": self.epoch, "phase": self.phase, "epoch_in_phase": self.epoch_in_phase,
-                "stale": self.stale, "low_loss": self.low_loss, "best_metric": self.best_metric,
+                "stale": self.stale, "low_loss": self.low_loss, "phase_seconds": self.phase_seconds,
+                "guard_reactions": self.guard_reactions,
+                "discriminator_rate_factor": self.discriminator_rate_factor,
+                "best_metric": self.best_metric,
                 "best_epoch": self.best_epoch, "history": self.history}
 
     @classmethod
