@@ -10,16 +10,33 @@ import sys
 
 import numpy as np
 import pytest
+import uproot
 
 from rootgan import DataError, OptionError, TMVA
 from rootgan.methods.gan import GUARD_REACTIONS, MethodGAN, TrainingState
 from rootgan.methods.transforms import PixelTransform
 
-from .test_gan_method import blob_file, loader_for, workdir  # noqa: F401
+from .test_gan_method import blobs, loader_for
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DENSE = ("InputLayout=1|8|8:LatentDim=8:GeneratorLayout=DENSE|32|LEAKYRELU,DENSE|64|"
          "LEAKYRELU:DiscriminatorLayout=RESHAPE|FLAT,DENSE|16|LEAKYRELU,DENSE|1|LINEAR")
+
+
+@pytest.fixture(scope="module")
+def blob_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("blobs") / "blobs.root"
+    with uproot.recreate(path) as handle:
+        handle.mktree("blobs", {"image": ("f4", (64,)), "energy": "f4"})
+        images = blobs(300)
+        handle["blobs"].extend({"image": images, "energy": images.sum(axis=1)})
+    return str(path)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def book(blob_file, options, silent=True):

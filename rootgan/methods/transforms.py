@@ -11,8 +11,8 @@ generated image. All map 0 to 0, so empty pixels stay empty.
   its event's value (pixels relative to the incident energy).
 
 Generated pixels are bounded by the training range: the inverse clips ``r`` to the smallest
-(or 0, if lower) and largest training value, so an output stage that overshoots (or goes negative) cannot
-write pixels no training image has.
+(or 0, if lower) and largest training value, so an output stage that overshoots (or goes
+negative) cannot write pixels no training image has.
 """
 
 import numpy as np
