@@ -151,12 +151,14 @@ def write_generated(path, images):
 
 
 # -- (b) rootgan with the macro's defaults -----------------------------------------------
-def train_rootgan(sample, train_path, test_path, out_path, budget, seed, folder, env):
-    """Run the sample's macro with its defaults on the split; returns its record."""
+def train_rootgan(sample, train_path, test_path, out_path, budget, seed, folder, env,
+                  macro_args=()):
+    """Run the sample's macro with its defaults (plus ``macro_args``) on the split; returns
+    its record."""
     *_, macro, arguments = SAMPLES[sample]
     command = [sys.executable, os.path.join(ROOT, "macros", macro), "--input", train_path,
                "--test-input", test_path, "--budget", str(budget), "--seed", str(seed),
-               "--out-dir", folder, *arguments]
+               "--out-dir", folder, *arguments, *macro_args]
     start = time.perf_counter()
     with open(os.path.join(folder, "macro.log"), "w") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
@@ -190,9 +192,11 @@ def evaluate_run(sample, test_path, generated_path):
     return metrics
 
 
-def run(sample, contender, seed, budget, work_dir, force=False, limit=None):
-    """Train, generate and evaluate one (sample, contender, seed); cached as JSON."""
-    folder = os.path.join(work_dir, sample, f"{contender}-seed{seed}")
+def run(sample, contender, seed, budget, work_dir, force=False, limit=None, macro_args=(),
+        tag=""):
+    """Train, generate and evaluate one (sample, contender, seed); cached as JSON. A
+    ``tag`` names a rootgan run with other ``macro_args`` than the defaults."""
+    folder = os.path.join(work_dir, sample, f"{contender}{tag and '-' + tag}-seed{seed}")
     record_path = os.path.join(folder, "record.json")
     if os.path.exists(record_path) and not force:
         with open(record_path) as handle:
@@ -214,10 +218,11 @@ def run(sample, contender, seed, budget, work_dir, force=False, limit=None):
         record = json.loads(output.splitlines()[-1])
     else:
         record = train_rootgan(sample, train_path, test_path, generated_path, budget, seed,
-                               folder, env)
+                               folder, env, macro_args)
     record.update(evaluate_run(sample, test_path, generated_path))
     record.update({"sample": sample, "contender": contender, "seed": seed, "budget": budget,
-                   "test_events": n_test})
+                   "test_events": n_test, "tag": tag if contender == "rootgan" else "",
+                   "macro_args": list(macro_args) if contender == "rootgan" else []})
     with open(record_path, "w") as handle:
         json.dump(record, handle, indent=1)
     return record
@@ -227,8 +232,8 @@ def table(sample, records):
     """Side by side: one column per (contender, seed), W1 / floor per observable, AUC."""
     geometry = SAMPLES[sample][3]
     columns = sorted(records, key=lambda r: (CONTENDERS.index(r["contender"]), r["seed"]))
-    heads = [f"{'PyTorch' if r['contender'] == 'torch' else 'rootgan'} s{r['seed']}"
-             for r in columns]
+    heads = [f"{'PyTorch' if r['contender'] == 'torch' else r.get('tag') or 'rootgan'} "
+             f"s{r['seed']}" for r in columns]
     lines = [f"{TITLES[sample]}: W1 / floor against the {columns[0]['test_events']:,} test "
              f"events (1 = as close as another real sample)",
              f"{'observable':<17}" + "".join(f"{h:>13}" for h in heads)]
@@ -283,6 +288,12 @@ def main(argv=None):
                         help="training seconds per run (default 600)")
     parser.add_argument("--work-dir", default="fidelity_runs")
     parser.add_argument("--force", action="store_true", help="rerun cached runs")
+    parser.add_argument("--tag", default="",
+                        help="name of a rootgan variant run with --macro-args (cached apart "
+                             "from the defaults)")
+    parser.add_argument("--macro-args", default="",
+                        help="extra arguments for the macro, one string: "
+                             "--macro-args='--gantype lsgan'")
     parser.add_argument("--quick", action="store_true",
                         help="seconds: W jets, 600 events, 5 s budget, in --work-dir/quick")
     args = parser.parse_args(argv)
@@ -291,7 +302,10 @@ def main(argv=None):
         args.samples, args.budget, limit = ["w"], 5.0, 600
         args.work_dir = os.path.join(args.work_dir, "quick")
     for sample in args.samples:
-        records = [run(sample, contender, seed, args.budget, args.work_dir, args.force, limit)
+        if args.macro_args and not args.tag:
+            parser.error("--macro-args needs a --tag that names the variant")
+        records = [run(sample, contender, seed, args.budget, args.work_dir, args.force, limit,
+                       args.macro_args.split(), args.tag)
                    for contender in args.contenders for seed in args.seeds]
         print(table(sample, records), flush=True)
         print(flush=True)

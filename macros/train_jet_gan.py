@@ -61,7 +61,7 @@ def gan_options(args):
             f"GeneratorLayout={args.generator}:DiscriminatorLayout={args.discriminator}:"
             f"{transform}:PixelFloor={args.pixel_floor}:"
             f"GeneratorAverage={args.average}:RandomSeed={args.seed}:ValidationSize=10%:"
-            f"SelectBy=PHYSICS:Geometry=JET:"
+            f"SelectBy=PHYSICS:Geometry=JET:CheckpointEvery=50:SumFeature={args.sum_feature}:"
             f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
             f"GeneratorLearningRate={args.learning_rate},"
             f"DiscriminatorLearningRate={args.d_learning_rate}")
@@ -119,6 +119,11 @@ def main(argv=None):
     parser.add_argument("--generator", help="generator layout (default: the architecture's)")
     parser.add_argument("--discriminator",
                         help="discriminator layout (default: the architecture's)")
+    # measured on the W jets (benchmarks/fidelity.py, 200 s): with it the discriminator
+    # wins for hundreds of epochs and mass and width go from 3.5 and 9.4 to 30 and 13
+    parser.add_argument("--sum-feature", action=argparse.BooleanOptionalAction, default=False,
+                        help="SumFeature: the discriminator also sees each image's summed "
+                             "intensity over the jet pT (default off)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out-dir", default="jet_gan",
                         help="folder for the Factory file, weights and plots (default jet_gan)")

@@ -178,3 +178,33 @@ def test_fidelity_benchmark_runs_both_contenders_side_by_side(tmp_path):
         row = next(line for line in lines if line.startswith(name))
         assert len(row.split()[-2:]) == 2 and all(float(v) >= 0 for v in row.split()[-2:])
     assert any("rootgan worst seed" in line for line in lines)
+
+
+# -- the discriminator's sum feature -----------------------------------------------------
+
+def test_sum_feature_shows_the_discriminator_the_standardised_total(blob_file, workdir):
+    from rootgan.methods.transforms import SumFeature
+
+    factory, method = book(blob_file, f"{DENSE}:VarTransform=Log:SumFeature=True:"
+                                      f"TrainingStrategy=MaxEpochs=2,BatchSize=32")
+    assert method.discriminator.input_shape == (64 + 1,)
+    factory.TrainAllMethods()
+    t = method.transform
+    real = blobs(300)[:200]
+    assert t.sum_mean == pytest.approx(real.sum(axis=1)[:180].mean(), rel=0.1)
+    values = t.forward(real[:5])
+    feature, backward = SumFeature(t)(values)
+    np.testing.assert_allclose(feature[:, 0], real[:5].sum(axis=1) / t.sum_mean - 1,
+                               rtol=1e-4, atol=1e-6)
+    # its gradient against finite differences in the network values
+    grad = backward(np.ones((5, 1)))
+    step = np.zeros_like(values, dtype=np.float64)
+    step[2, 30] = 1e-6
+    numeric = (SumFeature(t)(values + step)[0] - SumFeature(t)(values - step)[0])[2, 0] / 2e-6
+    assert grad[2, 30] == pytest.approx(numeric, rel=1e-4)
+    # an ACGAN's discriminator sees it too, without the conditions
+    loader = loader_for(blob_file, condition=True)
+    factory = TMVA.Factory("Blob", "out.root", "Silent")
+    acgan = factory.BookMethod(loader, TMVA.Types.kGAN, "AC", f"{DENSE}:GANType=ACGAN:"
+                               f"VarTransform=Log:SumFeature=True")
+    assert acgan.discriminator.input_shape == (64 + 1,)

@@ -321,7 +321,7 @@ def test_conditional_gan_generator_gradient_matches_finite_differences(
     def loss():
         images = generator.forward(np.concatenate([z, conditions], axis=1))
         return gan.generator_loss(discriminator.forward(
-            gan._with_conditions(images, conditions)))[0]
+            gan._with_conditions(images, conditions)[0]))[0]
     numeric = np.empty(generator.parameters.size)
     for i in range(numeric.size):
         saved = generator.parameters[i]
@@ -335,6 +335,54 @@ def test_conditional_gan_generator_gradient_matches_finite_differences(
     del gan.sample_latent  # back to drawing noise
     images = gan.generate(5, conditions=np.zeros((5, 2)))
     assert images.shape == (5, 1, 4, 4)
+
+
+class TanhSum:
+    """An image feature for the tests: sum of tanh over the pixels, with its backward."""
+    width = 1
+
+    def __call__(self, images, conditions):
+        flat = images.reshape(images.shape[0], -1)
+        values = np.tanh(flat).sum(axis=1, keepdims=True)
+        return values, lambda grad: grad * (1 - np.tanh(flat) ** 2)
+
+
+@pytest.mark.parametrize("discriminator_layout,discriminator_input", [
+    ("DENSE|6|TANH,DENSE|1|LINEAR", (16 + 2 + 1,)),                      # appended
+    ("CONV|2|3|3|1|1|1|1|TANH,RESHAPE|FLAT,DENSE|1|LINEAR", (1 + 2 + 1, 4, 4)),  # channels
+])
+def test_image_features_pass_their_gradient_back_to_the_generator(
+        discriminator_layout, discriminator_input):
+    """The discriminator sees a value computed from each image (CaloGAN's total energy)
+    beside the image and the conditions; the generator's gradient must include what flows
+    back through it."""
+    from rootgan.nn import GAN, SGD
+
+    generator = random_network("DENSE|16|TANH,RESHAPE|1|4|4", (3 + 2,), np.float64, seed=1)
+    discriminator = random_network(discriminator_layout, discriminator_input, np.float64,
+                                   seed=2)
+    gan = GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0),
+              np.random.default_rng(0), condition_dim=2, image_features=TanhSum())
+    rng = np.random.default_rng(3)
+    z, conditions = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    gan.sample_latent = lambda n, rng=None: z[:n]
+    gan.train_step(rng.normal(size=(4, 1, 4, 4)), conditions=conditions)
+    analytic = generator.gradients.copy()
+
+    def loss():
+        images = generator.forward(np.concatenate([z, conditions], axis=1))
+        return gan.generator_loss(discriminator.forward(
+            gan._with_conditions(images, conditions)[0]))[0]
+    numeric = np.empty(generator.parameters.size)
+    for i in range(numeric.size):
+        saved = generator.parameters[i]
+        generator.parameters[i] = saved + 1e-6
+        up = loss()
+        generator.parameters[i] = saved - 1e-6
+        down = loss()
+        generator.parameters[i] = saved
+        numeric[i] = (up - down) / 2e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
 
 
 def test_conditional_gan_inputs_are_checked():

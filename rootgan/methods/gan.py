@@ -17,7 +17,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from ..errors import DataError, OptionError
-from ..evaluation.observables import Geometry
+from ..evaluation.observables import Geometry, measure
 from ..evaluation.plots import plot_evaluation
 from ..evaluation.report import CONDITION_BINS, condition_edges, evaluate
 from ..io.output import staged, write_tree
@@ -29,13 +29,20 @@ from ..nn.losses import make_losses
 from ..options import Option, OptionSet
 from .base import GAN_KIND, MethodBase, register_method
 from .conditions import ConditionSpace
-from .transforms import USES_SCALE_BY, PixelTransform
+from .transforms import USES_SCALE_BY, PixelTransform, SumFeature
 
 COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
 COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is a collapse
 GUARD_CHECK_EVENTS = 256  # generated each epoch to see whether the output went empty
 GUARD_LEARNING_RATE = 0.5  # the collapse guard multiplies D's learning rate by this
 GUARD_REACTIONS = 5        # after this many the guard only reports
+# what SelectBy=PHYSICS compares, per Geometry: the event observables that show a jet's
+# substructure or a shower's shape besides its intensity and sparsity
+SELECTION_OBSERVABLES = {
+    "IMAGE": ("total intensity", "non-zero pixels"),
+    "JET": ("total intensity", "non-zero pixels", "mass", "tau21", "width x", "width y"),
+    "CALO": ("total intensity", "non-zero pixels", "width x", "width y", "core fraction"),
+}
 # losses whose value says the discriminator wins (a Wasserstein critic's has no floor)
 BOUNDED_LOSSES = ("BCE", "LEASTSQUARES", "HINGE")
 # a discriminator whose first layer (after any BNORM or DROPOUT) is spatial sees the
@@ -131,6 +138,9 @@ class MethodGAN(MethodBase):
                    minimum=0),
             Option("EnergyCondition", "string", None, "the condition EnergyLossWeight "
                    "compares the image sum with (default: the only condition)"),
+            Option("SumFeature", "bool", False, "the discriminator also sees each image's "
+                   "summed intensity over ScaleBy, relative to the training mean (CaloGAN's "
+                   "total-energy feature)"),
             Option("WeightClip", "float", None, "bound of the critic's weights, clipped after "
                    "each critic update; 0 = off (default 0; with the WASSERSTEIN loss 0.01 "
                    "unless a discriminator layer uses SPECTRALNORM)", minimum=0),
@@ -263,7 +273,8 @@ class MethodGAN(MethodBase):
         sees the conditions as channels or appended to its flat input."""
         o = self.options
         texts = split_layout(self.discriminator_layout)
-        k = len(self.conditions)
+        # attached to the image: the conditions (CGAN) and the summed intensity
+        k = (0 if self.auxiliary else len(self.conditions)) + int(o["SumFeature"])
         shape = self.image_shape
         if self.auxiliary:
             extra = sum(1 if c is None else len(c) for c in classes)
@@ -274,7 +285,7 @@ class MethodGAN(MethodBase):
                                   f"auxiliary outputs to that layer itself); it ends in "
                                   f"{texts[-1]}")
             texts[-1] = "|".join(["DENSE", str(1 + extra)] + fields[2:])
-        elif k:
+        if k:
             words = [text.split("|")[0] for text in texts]
             first = next((w for w in words if w not in ("BNORM", "DROPOUT")), "")
             shape = ((shape[0] + k,) + shape[1:] if first in SPATIAL_WORDS
@@ -356,7 +367,9 @@ class MethodGAN(MethodBase):
         return {"condition_dim": len(self.conditions),
                 "conditions_to_discriminator": not self.auxiliary,
                 "auxiliary": self._auxiliary_head(),
-                "generator_penalty": (self._energy_penalty if self.energy_condition else None)}
+                "generator_penalty": (self._energy_penalty if self.energy_condition else None),
+                "image_features": SumFeature(self.transform) if self.options["SumFeature"]
+                else None}
 
     def _energy_penalty(self, fake, conditions):
         """EnergyLossWeight x mean(|sum of pixels - E| / E) over generated images (pixels
@@ -429,10 +442,12 @@ class MethodGAN(MethodBase):
         if self.transform.maximum is not None and self.transform.minimum is not None:
             return  # resumed: the checkpoint's range
         maximum, minimum, largest_pixel = -np.inf, np.inf, -np.inf
+        sums = []
         for events in train_split.read_chunks():
             ratios = self.transform.ratios(events[self.image_name], events)
             maximum, minimum = max(maximum, ratios.max()), min(minimum, ratios.min())
             largest_pixel = max(largest_pixel, float(events[self.image_name].max()))
+            sums.append(ratios.sum(axis=1))
         if self.transform.needs_maximum and not maximum > 0:
             raise DataError(f"VarTransform={self.transform.kind} needs a positive largest "
                             f"pixel; the training images' largest is {maximum}")
@@ -442,6 +457,8 @@ class MethodGAN(MethodBase):
                             f"is {largest_pixel:.6g}): every generated pixel would be written "
                             f"as 0; lower it")
         self.transform.maximum, self.transform.minimum = float(maximum), float(minimum)
+        # the sum feature's scale; images that sum to 0 on average still need a finite one
+        self.transform.sum_mean = float(max(abs(np.concatenate(sums).mean()), 1e-12))
         per = f" / {self.transform.condition}" if self.transform.condition else ""
         log.info(self.title, f"VarTransform={self.transform.kind}: training pixels{per} in "
                  f"[{minimum:.6g}, {maximum:.6g}]; generated pixels are kept in this range")
@@ -500,12 +517,15 @@ class MethodGAN(MethodBase):
                              f"s reached after {state.epoch_in_phase} epochs")
                     break
                 gan.instance_noise = o["InstanceNoise"] * max(0.0, 1 - _progress(phases, state))
+                start = time.perf_counter()
                 if not self._train_epoch(gan, state, phase, train_split, validation, reference,
                                          log):
                     return
                 state.epoch_in_phase += 1
                 if o["CheckpointEvery"] and state.epoch % o["CheckpointEvery"] == 0:
                     self._checkpoint(gan, state)
+                # MaxTime counts the whole epoch: selection, guard and checkpoint included
+                state.phase_seconds += time.perf_counter() - start
 
     def _new_optimizers(self, gan, phase, state):
         """Fresh optimizers for ``phase``; the discriminator's learning rate carries the
@@ -577,7 +597,6 @@ class MethodGAN(MethodBase):
             improved = self._select(state, metric)
         log.info(self.title, epoch_line(epoch, means, metric, seconds, events / seconds,
                                         "*" if improved else " "))
-        state.phase_seconds += seconds
         self._guard_collapse(gan, state, phase, means[0], good, log)
         return True
 
@@ -684,7 +703,7 @@ class MethodGAN(MethodBase):
         outputs = []
         for start in range(0, len(images), block):
             part = None if conditions is None else conditions[start:start + block]
-            inputs = gan._with_conditions(np.ascontiguousarray(images[start:start + block]),
+            inputs, _ = gan._with_conditions(np.ascontiguousarray(images[start:start + block]),
                                           part)
             out = self.discriminator.forward(inputs, training=False)
             outputs.append((out[:, 0] if adversarial else out).copy())
@@ -695,9 +714,16 @@ class MethodGAN(MethodBase):
 
     # -- validation metrics --------------------------------------------------------------
     def _observables(self, events):
-        pixels = np.asarray(events[self.image_name], np.float64)
-        return {"total intensity": pixels.sum(axis=1),
-                "non-zero pixels": (pixels != 0).sum(axis=1).astype(np.float64)}
+        """SelectBy=PHYSICS's observables of the events: SELECTION_OBSERVABLES of the
+        Geometry."""
+        measured = measure(np.asarray(events[self.image_name], np.float64), self._geometry,
+                           what="the validation events")
+        return {name: measured.events[name]
+                for name in SELECTION_OBSERVABLES[self.options["Geometry"]]}
+
+    @property
+    def _geometry(self):
+        return Geometry(self.options["Geometry"], self.image_shape)
 
     def _metric(self, gan, validation, reference):
         """SelectBy: PHYSICS sums W1 of total intensity and of the non-zero pixel count,
@@ -816,6 +842,8 @@ class MethodGAN(MethodBase):
         self.generator.set_buffers(_unprefixed(p, "generator_buffer."))
         self.discriminator.set_buffers(_unprefixed(p, "discriminator_buffer."))
         self.transform = PixelTransform.from_settings(settings["transform"])
+        if gan.image_features is not None:
+            gan.image_features.transform = self.transform
         gan.rng.bit_generator.state = settings["rng"]
         state = TrainingState.from_settings(settings["state"])
         self._new_optimizers(gan, self.options["TrainingStrategy"][state.phase], state)
@@ -963,7 +991,7 @@ class MethodGAN(MethodBase):
             conditions = {"real_condition": self.conditions.from_events(real)[:, 0],
                           "generated_condition": np.asarray(
                               generated[self.conditions.branches[0]], np.float64)}
-        geometry = Geometry(self.options["Geometry"], self.image_shape)
+        geometry = self._geometry
         self._evaluation = evaluate(real[self.image_name], generated[self.image_name], geometry,
                                     real_weights=real["weight"], seed=self.seed,
                                     classifier=min(held, len(generated[self.image_name])) >= 20,

@@ -23,10 +23,16 @@ class GAN:
                  rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
                  discriminator_loss="BCE", generator_average=0.0, weight_clip=0.0,
                  label_smoothing=0.0, condition_dim=0, conditions_to_discriminator=True,
-                 auxiliary=None, generator_penalty=None):
+                 auxiliary=None, generator_penalty=None, image_features=None):
         self.condition_dim = int(condition_dim)
         # CGAN shows the discriminator the conditions; ACGAN makes it predict them instead
         self.conditions_to_discriminator = bool(conditions_to_discriminator)
+        # values computed from each image that the discriminator sees beside it (CaloGAN's
+        # total energy): image_features.width of them, image_features(images, conditions)
+        # -> (values (n, width), backward), backward(d loss / d values) -> d loss / d images
+        self.image_features = image_features
+        self.attached_dim = (self.condition_dim if self.conditions_to_discriminator else 0) \
+            + (image_features.width if image_features is not None else 0)
         self.condition_mode = self._condition_mode(generator, discriminator)
         # ACGAN: the discriminator's last layer has the auxiliary head's outputs after the
         # adversarial one (auxiliary.AuxiliaryHead)
@@ -103,12 +109,12 @@ class GAN:
         self.last_auxiliary_loss = None
 
     def _condition_mode(self, generator, discriminator):
-        """How the discriminator sees the conditions (CGAN): appended to its flat input
-        (``flat``, for a discriminator whose input is flat), or as constant channels of the
-        image (``channels``); None without conditions."""
+        """How the discriminator sees the conditions (CGAN) and image features: appended to
+        its flat input (``flat``, for a discriminator whose input is flat), or as constant
+        channels of the image (``channels``); None when it sees neither."""
         image, given = generator.output_shape, discriminator.input_shape
         size = int(np.prod(image))
-        k = self.condition_dim if self.conditions_to_discriminator else 0
+        k = self.attached_dim
         if k == 0:
             if image != given and size != int(np.prod(given)):
                 raise LayoutError(f"the generator's output {image} does not match the "
@@ -121,8 +127,10 @@ class GAN:
                 and (len(image) == 1 or image == (given[0] - k,) + given[1:]):
             self._image_shape = (given[0] - k,) + given[1:]
             return "channels"
+        what = (f"{k} conditions" if self.image_features is None else
+                f"{k} attached values (conditions, image features)")
         raise LayoutError(
-            f"with {k} conditions the discriminator's input must be the generator's output "
+            f"with {what} the discriminator's input must be the generator's output "
             f"{image} with the conditions appended: flat ({size + k},) or as channels "
             f"({image[0] + k if len(image) == 3 else 'd + ' + str(k)}, h, w); it is {given}")
 
@@ -133,28 +141,47 @@ class GAN:
         return np.ascontiguousarray(np.concatenate([latent, conditions], axis=1))
 
     def _with_conditions(self, images, conditions):
-        """The discriminator's input: ``images`` with the conditions attached."""
+        """The discriminator's input: ``images`` with the conditions (CGAN) and the image
+        features attached; and the features' backward function (None without them)."""
         if self.condition_mode is None:
-            return images
+            return images, None
         n = images.shape[0]
+        attached, backward = [], None
+        if self.conditions_to_discriminator and self.condition_dim:
+            attached.append(conditions)
+        if self.image_features is not None:
+            values, backward = self.image_features(images, conditions)
+            attached.append(np.asarray(values, images.dtype).reshape(n, -1))
+        attached = np.concatenate(attached, axis=1) if len(attached) > 1 else attached[0]
         if self.condition_mode == "flat":
-            return np.ascontiguousarray(np.concatenate([images.reshape(n, -1), conditions],
-                                                       axis=1))
+            return np.ascontiguousarray(np.concatenate([images.reshape(n, -1), attached],
+                                                       axis=1)), backward
         _, h, w = self._image_shape
-        planes = np.broadcast_to(conditions[:, :, None, None], (n, self.condition_dim, h, w))
+        planes = np.broadcast_to(attached[:, :, None, None], (n, self.attached_dim, h, w))
         return np.ascontiguousarray(np.concatenate(
-            [images.reshape((n,) + self._image_shape), planes], axis=1))
+            [images.reshape((n,) + self._image_shape), planes], axis=1)), backward
 
-    def _image_gradient(self, grad):
-        """The part of the discriminator's input gradient that belongs to the image."""
+    def _image_gradient(self, grad, features_backward=None):
+        """The gradient reaching the image from the discriminator's input gradient: its own
+        part, plus what flows back through the image features."""
         if self.condition_mode is None:
             return grad
         n = grad.shape[0]
         if self.condition_mode == "flat":
-            return np.ascontiguousarray(grad.reshape(n, -1)[:, :-self.condition_dim])
-        depth = self._image_shape[0]
-        return np.ascontiguousarray(grad.reshape((n, -1) + self._image_shape[1:])[:, :depth]
-                                    .reshape((n,) + self.generator.output_shape))
+            flat = grad.reshape(n, -1)
+            image, attached = flat[:, :-self.attached_dim], flat[:, -self.attached_dim:]
+        else:
+            depth = self._image_shape[0]
+            planes = grad.reshape((n, -1) + self._image_shape[1:])
+            image = planes[:, :depth].reshape(n, -1)
+            # a constant plane's value reaches the network at every pixel: sum its gradient
+            attached = planes[:, depth:].sum(axis=(2, 3))
+        image = np.array(image, copy=True)
+        if features_backward is not None:
+            width = self.image_features.width
+            image += features_backward(np.ascontiguousarray(attached[:, -width:])).reshape(
+                image.shape).astype(image.dtype)
+        return np.ascontiguousarray(image.reshape((n,) + self.generator.output_shape))
 
     def _checked_conditions(self, conditions, n):
         if not self.condition_dim:
@@ -259,8 +286,8 @@ class GAN:
     def _discriminator_update(self, real, weights, fake, conditions=None):
         D = self.discriminator
         real, fake = self._noisy(real, "real"), self._noisy(fake, "fake")
-        real = self._with_conditions(real, conditions)
-        fake = self._with_conditions(fake, conditions)
+        real, _ = self._with_conditions(real, conditions)
+        fake, _ = self._with_conditions(fake, conditions)
         D.zero_grad()
         outputs = D.forward(real)
         real_mean = self._mean_output(outputs)
@@ -289,10 +316,11 @@ class GAN:
         G, D = self.generator, self.discriminator
         G.zero_grad()
         # the noise is additive: the gradient reaching the noisy image is fake's gradient
-        seen = self._with_conditions(self._noisy(fake, "fake"), conditions)
+        seen, features_backward = self._with_conditions(self._noisy(fake, "fake"), conditions)
         loss_g, auxiliary, grad = self._adversarial_and_auxiliary(
             D.forward(seen), self.generator_loss, conditions)
-        grad_fake = self._image_gradient(D.backward(grad, input_grad=True, param_grads=False))
+        grad_fake = self._image_gradient(D.backward(grad, input_grad=True, param_grads=False),
+                                         features_backward)
         loss_g += auxiliary or 0.0
         if self.generator_penalty is not None:
             penalty, penalty_grad = self.generator_penalty(fake, conditions)
