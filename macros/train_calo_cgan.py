@@ -7,8 +7,10 @@ simulation the TMVA way.
 
 Books one GAN with the Factory on ``data/calo_showers.root`` (GFlash-parameterised electron
 showers in PbWO4, 10-100 GeV: parametric, not Geant4; see data/make_calo_showers.py),
-conditioned on the incident ``energy`` (``AddCondition``), its pixels divided by it
-(``VarTransform=Scale:ScaleBy=energy``), trains, generates a shower for each test event's
+conditioned on the incident ``energy`` (``AddCondition``), its cells divided by it and
+log-compressed (``VarTransform=Log:ScaleBy=energy``: with ``Scale`` alone the faint cells
+were lost, pixel-spectrum W1 / floor 1916 instead of 18 in ``benchmarks/fidelity.py``),
+trains, generates a shower for each test event's
 energy (TestAllMethods) and evaluates them with the calorimeter observables
 (EvaluateAllMethods, Geometry=CALO) overall and in 5 energy bins. Then prints, per energy
 bin, the energy response (deposit / E) mean and resolution, the lateral width and the core

@@ -1,8 +1,9 @@
 """Train a GAN on the shipped jet images the TMVA way, then look at what it generates.
 
     python macros/train_jet_gan.py            # W jets, defaults: about 8 minutes on 2 cores
+    python macros/train_jet_gan.py --budget 600           # train for 10 minutes instead
     python macros/train_jet_gan.py --architecture lagan   # locally connected, minibatch
-    python macros/train_jet_gan.py --gantype cgan   # W and QCD jets, the class a condition
+    python macros/train_jet_gan.py --condition pt label   # W and QCD jets, class a condition
     python macros/train_jet_gan.py --help     # data, class, network size, epochs, outputs
 
 Books one GAN with the Factory on ``data/jet_images.root`` (W jets by default), trains,
@@ -12,9 +13,21 @@ the real test jets with the jet observables (EvaluateAllMethods, Geometry=JET): 
 pixels, pixel spectrum, ...), FPD, KPD and a classifier's AUC, and plots (mean images,
 one per observable, PNG and PDF) in ``<out-dir>/dataset/plots/GAN/``.
 
-``--gantype cgan`` or ``acgan`` learns W and QCD jets together, conditioned on the class
-(``label``: 1 = W, 0 = QCD): the generator makes the jet class it is asked for, and the
-evaluation has its rows per class.
+The defaults and why (measured with ``benchmarks/fidelity.py``; numbers in the README):
+- conditioned on the jet pT (``AddCondition("pt")``), the pixels taken relative to it
+  before the Log transform (``VarTransform=Log:ScaleBy=pt``): a fast simulation is asked
+  for jets of a given pT, and the generated events get the test jets' pT;
+- a RELU output layer: its exact zeros give the jets' sparsity (a LEAKYRELU output, which
+  cannot die, left faint pixels everywhere: non-zero-pixel W1 / floor 85 instead of 4.4);
+  the collapse guard restores the best epoch if it ever writes only zeros;
+- selection of the epoch by the jet observables (``SelectBy=PHYSICS``: summed pT, non-zero
+  pixels, mass, tau21, widths on 10% held-out jets), checkpoints every 50 epochs (one per
+  0.2 s epoch took a third of the time), no ``SumFeature`` (it let the discriminator win).
+
+``--condition label`` (or ``pt label``) learns W and QCD jets together, conditioned on the
+class (``label``: 1 = W, 0 = QCD): the generator makes the jet class it is asked for, and
+the evaluation has its rows per class; ``--gantype cgan`` or ``acgan`` choose the variant.
+``--input`` and ``--test-input`` train on one file and test on another.
 """
 
 import argparse
