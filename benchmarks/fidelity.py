@@ -18,13 +18,16 @@ with the test events' conditions, the jet pT or the incident energy); both are e
 against the second half by the same code as EvaluateAllMethods (``rootgan.evaluation``):
 W1 / floor per observable and the classifier AUC, printed side by side.
 
-    python benchmarks/fidelity.py                          # 3 samples, seed 1, 10 minutes
+    python benchmarks/fidelity.py        # 3 samples x 2 contenders, 10 minutes each: 1 hour
     python benchmarks/fidelity.py --samples w --seeds 1 2 3 --budget 600
-    python benchmarks/fidelity.py --contenders rootgan     # rootgan only (PyTorch cached)
+    python benchmarks/fidelity.py --contenders rootgan     # train rootgan only (no PyTorch
+                                                           # column unless cached and asked)
+    python benchmarks/fidelity.py --tag lsgan --macro-args="--gantype lsgan"  # a variant
     python benchmarks/fidelity.py --quick                  # seconds: W jets, 5 s budget
 
 Runs are cached in ``--work-dir`` (default ``fidelity_runs``): a finished (sample,
-contender, seed) is not run again unless ``--force``; the table is printed from the cache.
+contender, variant, seed, budget) is not run again unless ``--force``; the table is printed
+from the cache.
 """
 
 import argparse
@@ -196,7 +199,8 @@ def run(sample, contender, seed, budget, work_dir, force=False, limit=None, macr
         tag=""):
     """Train, generate and evaluate one (sample, contender, seed); cached as JSON. A
     ``tag`` names a rootgan run with other ``macro_args`` than the defaults."""
-    folder = os.path.join(work_dir, sample, f"{contender}{tag and '-' + tag}-seed{seed}")
+    folder = os.path.join(work_dir, sample,
+                          f"{contender}{tag and '-' + tag}-seed{seed}-{budget:g}s")
     record_path = os.path.join(folder, "record.json")
     if os.path.exists(record_path) and not force:
         with open(record_path) as handle:

@@ -116,7 +116,7 @@ def main(argv=None):
     parser.add_argument("--transform", default="Log", choices=("Scale", "Log"),
                         help="cell energies divided by the incident energy and log-compressed "
                              "(Log, default; see --pixel-scale) or only divided (Scale)")
-    parser.add_argument("--pixel-scale", type=float, default=1e-4,
+    parser.add_argument("--pixel-scale", type=float,
                         help="Log transform's scale as a fraction of the incident energy "
                              "(default 1e-4)")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -133,6 +133,10 @@ def main(argv=None):
     parser.add_argument("--out-dir", default="calo_cgan",
                         help="folder for the Factory file, weights and plots (default calo_cgan)")
     args = parser.parse_args(argv)
+    if args.pixel_scale is not None and args.transform != "Log":
+        parser.error("--pixel-scale is the scale of the Log transform; --transform Scale has "
+                     "none")
+    args.pixel_scale = 1e-4 if args.pixel_scale is None else args.pixel_scale
     if args.epochs is None:
         args.epochs = 100000 if args.budget else 800
     source = os.path.abspath(args.input)

@@ -56,6 +56,13 @@ ARCHITECTURES = {
               "LOCAL|4|3|3|1|1|1|1|LEAKYRELU,LOCAL|1|3|3|1|1|1|1|SIGMOID",
               "LOCAL|4|5|5|2|2|2|2|LEAKYRELU,RESHAPE|FLAT,DENSE|256|LEAKYRELU,MINIBATCH|10|5,"
               "DENSE|1|LINEAR", 130),
+    # the benchmark GAN of benchmark-gan.md (the network benchmarks/fidelity.py trains in
+    # PyTorch): convolutional, ~20x slower per image than the dense pair here
+    "benchmark": ("DENSE|6272|LEAKYRELU,RESHAPE|128|7|7,UPSAMPLE|2|2,"
+                  "CONV|64|5|5|1|1|2|2|LEAKYRELU,TRANSCONV|32|5|5|2|2|3|3|LEAKYRELU,"
+                  "CONV|1|3|3|1|1|1|1|RELU",
+                  "CONV|32|5|5|1|1|2|2|LEAKYRELU,MAXPOOL|2|2|2|2,CONV|64|3|3|1|1|1|1|LEAKYRELU,"
+                  "MAXPOOL|2|2|2|2,RESHAPE|FLAT,DENSE|128|LEAKYRELU,DENSE|1|LINEAR", 60),
 }
 TYPICAL_PT = 280.0  # GeV, the middle of the shipped jets' pT window 250-300
 HEADLINE = ("mass", "tau21", "total intensity", "non-zero pixels", "pixel spectrum")
@@ -104,11 +111,12 @@ def main(argv=None):
     parser.add_argument("--train", type=int, default=0,
                         help="training jets (default 0: all the others)")
     parser.add_argument("--architecture", default="dense", choices=tuple(ARCHITECTURES),
-                        help="network pair: dense (default) or lagan (locally connected "
-                             "layers, minibatch discrimination)")
+                        help="network pair: dense (default), lagan (locally connected "
+                             "layers, minibatch discrimination) or benchmark (the "
+                             "convolutional GAN of benchmark-gan.md)")
     parser.add_argument("--epochs", type=int,
-                        help="epochs (default: 900 for dense, 130 for lagan; with --budget "
-                             "a cap, default none)")
+                        help="epochs (default: 900 for dense, 130 for lagan, 60 for "
+                             "benchmark; with --budget a cap, default none)")
     parser.add_argument("--budget", type=float,
                         help="train for this many seconds instead (TrainingStrategy MaxTime)")
     parser.add_argument("--batch-size", type=int, default=128)

@@ -22,6 +22,10 @@ ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DENSE = ("InputLayout=1|8|8:LatentDim=8:GeneratorLayout=DENSE|32|LEAKYRELU,DENSE|64|"
          "LEAKYRELU:DiscriminatorLayout=RESHAPE|FLAT,DENSE|16|LEAKYRELU,DENSE|1|LINEAR")
 
+# a generator that hardly learns against a fast discriminator: D wins within epochs
+WINNING_D = ("TrainingStrategy=MaxEpochs={epochs},BatchSize=16,GeneratorLearningRate=1e-7,"
+             "DiscriminatorLearningRate=3e-2")
+
 
 @pytest.fixture(scope="module")
 def blob_file(tmp_path_factory):
@@ -108,10 +112,7 @@ def test_max_time_ends_a_phase_after_its_seconds(blob_file, workdir, capsys):
 
 def test_the_guard_restores_the_best_epoch_when_the_discriminator_wins(blob_file, workdir,
                                                                       capsys):
-    # a generator that hardly learns against a fast discriminator: D wins within epochs
-    factory, method = book(blob_file, f"{DENSE}:TrainingStrategy=MaxEpochs=8,BatchSize=16,"
-                                      f"GeneratorLearningRate=1e-7,"
-                                      f"DiscriminatorLearningRate=3e-2", silent=False)
+    factory, method = book(blob_file, f"{DENSE}:{WINNING_D.format(epochs=8)}", silent=False)
     factory.TrainAllMethods()
     printed = capsys.readouterr().out
     assert "collapse guard: the discriminator loss has stayed below 0.01 for 3 epochs" in \
@@ -123,9 +124,8 @@ def test_the_guard_restores_the_best_epoch_when_the_discriminator_wins(blob_file
 
 def test_without_the_guard_a_winning_discriminator_is_only_reported(blob_file, workdir,
                                                                      capsys):
-    factory, _ = book(blob_file, f"{DENSE}:CollapseGuard=False:TrainingStrategy=MaxEpochs=6,"
-                                 f"BatchSize=16,GeneratorLearningRate=1e-7,"
-                                 f"DiscriminatorLearningRate=3e-2", silent=False)
+    factory, _ = book(blob_file, f"{DENSE}:CollapseGuard=False:{WINNING_D.format(epochs=6)}",
+                      silent=False)
     factory.TrainAllMethods()
     printed = capsys.readouterr().out
     assert "collapse guard:" not in printed
@@ -153,13 +153,28 @@ def test_a_wasserstein_critic_loss_below_zero_is_no_collapse(blob_file, workdir)
     assert all(method._collapse(gan, state, -5.0) is None for _ in range(4))
 
 
-def test_the_guard_gives_up_after_its_reactions_and_resumes_with_the_lowered_rate():
-    state = TrainingState()
-    state.discriminator_rate_factor, state.guard_reactions = 0.25, 2
-    restored = TrainingState.from_settings(state.settings())
-    assert restored.discriminator_rate_factor == 0.25 and restored.guard_reactions == 2
-    assert GUARD_REACTIONS >= 3
-    assert "CollapseGuard" in {o.name for o in MethodGAN.declared_options()}
+def test_the_guard_gives_up_after_its_reactions(blob_file, workdir, capsys):
+    factory, method = book(blob_file, f"{DENSE}:{WINNING_D.format(epochs=30)}", silent=False)
+    factory.TrainAllMethods()
+    printed = capsys.readouterr().out
+    assert printed.count("collapse guard:") == GUARD_REACTIONS
+    assert f"the collapse guard has already reacted {GUARD_REACTIONS} times" in printed
+
+
+def test_a_resumed_job_keeps_the_guards_lowered_learning_rate(blob_file, workdir, monkeypatch):
+    options = f"{DENSE}:{WINNING_D.format(epochs=8)}"
+    factory, method = book(blob_file, options)
+    factory.TrainAllMethods()  # two reactions: the rate is a quarter
+    rates = []
+    original = MethodGAN._new_optimizers
+
+    def recording(self, gan, phase, state):
+        original(self, gan, phase, state)
+        rates.append(gan.discriminator_optimizer.learning_rate)
+    monkeypatch.setattr(MethodGAN, "_new_optimizers", recording)
+    factory, method = book(blob_file, f"{options}:Resume")
+    factory.TrainAllMethods()
+    assert rates == [pytest.approx(3e-2 / 4)]
 
 
 # -- the benchmark -----------------------------------------------------------------------

@@ -153,15 +153,18 @@ def _checked_pixels(images, geometry, what):
     return pixels
 
 
-def measure(images, geometry, weights=None, condition=None, what="sample"):
+def measure(images, geometry, weights=None, condition=None, what="sample", names=None):
     """A :class:`Measured` of ``images`` (n, pixels) in ``geometry``; ``weights`` are
-    event weights (default 1), ``condition`` a per-event value for response observables."""
+    event weights (default 1), ``condition`` a per-event value for response observables;
+    ``names`` measures only those observables (default all)."""
     pixels = _checked_pixels(images, geometry, what)
     n = len(pixels)
     weights = _checked_weights(weights, n, what)
     if condition is not None:
         condition = _checked_condition(condition, n, what, geometry)
     chosen = observables_for(geometry, condition is not None)
+    if names is not None:
+        chosen = [o for o in chosen if o.name in names]
     events, pooled = {}, {}
     sample = Sample(pixels, geometry, condition)
     for observable in chosen:

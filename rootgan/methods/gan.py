@@ -439,8 +439,6 @@ class MethodGAN(MethodBase):
     def _fit_transform(self, train_split, log):
         """The training range of the pixels (over ScaleBy): the N and Log scale, and the
         bounds of every generated pixel."""
-        if self.transform.maximum is not None and self.transform.minimum is not None:
-            return  # resumed: the checkpoint's range
         maximum, minimum, largest_pixel = -np.inf, np.inf, -np.inf
         sums = []
         for events in train_split.read_chunks():
@@ -458,7 +456,8 @@ class MethodGAN(MethodBase):
                             f"as 0; lower it")
         self.transform.maximum, self.transform.minimum = float(maximum), float(minimum)
         # the sum feature's scale; images that sum to 0 on average still need a finite one
-        self.transform.sum_mean = float(max(abs(np.concatenate(sums).mean()), 1e-12))
+        mean = float(np.concatenate(sums).mean())
+        self.transform.sum_mean = mean if abs(mean) > 1e-12 else 1.0
         per = f" / {self.transform.condition}" if self.transform.condition else ""
         log.info(self.title, f"VarTransform={self.transform.kind}: training pixels{per} in "
                  f"[{minimum:.6g}, {maximum:.6g}]; generated pixels are kept in this range")
@@ -479,9 +478,10 @@ class MethodGAN(MethodBase):
         reference = None
         if validation:
             events = validation.read_all()
-            reference = self._observables(events)
-            if len(self.conditions):  # the generated events of _metric get these
-                reference["conditions"] = self.conditions.from_events(events)
+            raw = self.conditions.from_events(events) if len(self.conditions) else None
+            reference = self._observables(events, raw)
+            if raw is not None:  # the generated events of _metric get these
+                reference["conditions"] = raw
         gan = self._new_gan(np.random.default_rng(self.seed))
         state = self._resume(gan, checkpoint, log) if checkpoint else TrainingState()
         log.info(self.title, f"training on {len(train_split):,} events"
@@ -522,9 +522,12 @@ class MethodGAN(MethodBase):
                                          log):
                     return
                 state.epoch_in_phase += 1
+                # MaxTime counts the whole epoch (selection and guard too) and the previous
+                # checkpoint
+                state.phase_seconds += time.perf_counter() - start
+                start = time.perf_counter()
                 if o["CheckpointEvery"] and state.epoch % o["CheckpointEvery"] == 0:
                     self._checkpoint(gan, state)
-                # MaxTime counts the whole epoch: selection, guard and checkpoint included
                 state.phase_seconds += time.perf_counter() - start
 
     def _new_optimizers(self, gan, phase, state):
@@ -603,10 +606,15 @@ class MethodGAN(MethodBase):
     def _collapse(self, gan, state, loss_d):
         """Why the GAN has collapsed after this epoch, or None: the discriminator has won
         outright for COLLAPSE_EPOCHS epochs, or the generated images are empty."""
-        wins = self.losses[1] in BOUNDED_LOSSES and loss_d < COLLAPSE_LOSS
+        # one-sided label smoothing keeps the BCE loss of real images above the entropy of
+        # their target; winning outright is COLLAPSE_LOSS above that
+        s = self.options["LabelSmoothing"]
+        lowest = -(1 - s) * math.log(1 - s) - s * math.log(s) \
+            if s and self.losses[1] == "BCE" else 0.0
+        wins = self.losses[1] in BOUNDED_LOSSES and loss_d < lowest + COLLAPSE_LOSS
         state.low_loss = state.low_loss + 1 if wins else 0
         if state.low_loss >= COLLAPSE_EPOCHS:
-            return (f"the discriminator loss has stayed below {COLLAPSE_LOSS} for "
+            return (f"the discriminator loss has stayed below {lowest + COLLAPSE_LOSS:.3g} for "
                     f"{state.low_loss} epochs (the discriminator wins outright)")
         raw = None
         if len(self.conditions):
@@ -633,10 +641,14 @@ class MethodGAN(MethodBase):
             log.info(self.title, f"warning: {reason}; {advice}: check the generated images, "
                      f"lower the discriminator's learning rate or try LEASTSQUARES losses")
             return
-        use_best = self.options["SelectBy"] != "LAST" and state.best is not None
+        # the best epoch, unless that is the collapsed one itself
+        use_best = self.options["SelectBy"] != "LAST" and state.best is not None and \
+            state.best_epoch != state.epoch
         generator, discriminator = state.best if use_best else good
         self.generator.set_parameters(generator)
         self.discriminator.set_parameters(discriminator)
+        if self.options["SelectBy"] == "LAST":  # LAST keeps these, not the collapsed ones
+            state.best, state.best_epoch = good, state.epoch - 1
         if gan.generator_average is not None:
             gan.generator_average.load_state(self.generator.parameters, 0)
         state.guard_reactions += 1
@@ -713,21 +725,29 @@ class MethodGAN(MethodBase):
         return np.concatenate(outputs)
 
     # -- validation metrics --------------------------------------------------------------
-    def _observables(self, events):
+    def _observables(self, events, raw_conditions=None, what="the validation events"):
         """SelectBy=PHYSICS's observables of the events: SELECTION_OBSERVABLES of the
-        Geometry."""
+        Geometry; for showers with an energy condition (the ScaleBy one, else the first)
+        also the energy response, whose narrow spread must not hide behind the shape's."""
+        names = SELECTION_OBSERVABLES[self.options["Geometry"]]
+        energy = None
+        if self.options["Geometry"] == "CALO" and raw_conditions is not None:
+            name = self.transform.condition or self.conditions.names[0]
+            energy = raw_conditions[:, self.conditions.names.index(name)]
+            names = names + ("energy response",)
         measured = measure(np.asarray(events[self.image_name], np.float64), self._geometry,
-                           what="the validation events")
-        return {name: measured.events[name]
-                for name in SELECTION_OBSERVABLES[self.options["Geometry"]]}
+                           condition=energy, what=what, names=names)
+        return {name: measured.events[name] for name in names}
 
     @property
     def _geometry(self):
         return Geometry(self.options["Geometry"], self.image_shape)
 
     def _metric(self, gan, validation, reference):
-        """SelectBy: PHYSICS sums W1 of total intensity and of the non-zero pixel count,
-        each over the validation sample's standard deviation (at least 1% of its mean); for
+        """SelectBy: PHYSICS sums W1 of the Geometry's SELECTION_OBSERVABLES (total
+        intensity, non-zero pixel count, for jets mass, tau21 and widths, for showers widths
+        and core fraction), each over the validation sample's standard deviation (at least
+        1% of its mean); for
         a conditional GAN, whose generated events get the validation events' conditions,
         the W1s are averaged over CONDITION_BINS bins of the first condition, so an epoch
         must also get the dependence on it right. LOSS is the generator loss on fixed noise;
@@ -746,7 +766,7 @@ class MethodGAN(MethodBase):
         generated = self._generate_pixels(gan, len(validation), rng, raw_conditions=raw)
         if not np.all(np.isfinite(generated)):
             return float("inf")  # pixels beyond float range: worse than any finite epoch
-        observed = self._observables({self.image_name: generated})
+        observed = self._observables({self.image_name: generated}, raw, "the generated events")
         bins = [np.ones(len(generated), bool)]
         if raw is not None:
             bins = [(raw[:, 0] >= low) & (raw[:, 0] < high)
@@ -827,8 +847,13 @@ class MethodGAN(MethodBase):
         ours, theirs = (json.loads(json.dumps({k: v for k, v in options.items()
                                                if k not in NOT_TRAINING}))
                         for options in (dict(self.options), content.options))
-        # an option the checkpoint does not know (added in a later version) had its default
+        # an option (or phase key) the checkpoint does not know, added in a later version,
+        # had its default
         defaults = json.loads(json.dumps({o.name: o.default for o in self.declared_options()}))
+        phase_defaults = json.loads(json.dumps({o.name: o.default for o in PHASE_OPTIONS}))
+        if isinstance(theirs.get("TrainingStrategy"), list):
+            theirs["TrainingStrategy"] = [{**phase_defaults, **phase}
+                                          for phase in theirs["TrainingStrategy"]]
         changed = sorted(k for k in ours if ours[k] != theirs.get(k, defaults.get(k)))
         if changed:
             raise OptionError(f"Resume: the checkpoint {path} was made with other values of "
@@ -841,7 +866,10 @@ class MethodGAN(MethodBase):
         # batch-norm statistics, dropout positions, spectral-norm vectors
         self.generator.set_buffers(_unprefixed(p, "generator_buffer."))
         self.discriminator.set_buffers(_unprefixed(p, "discriminator_buffer."))
+        fitted = self.transform
         self.transform = PixelTransform.from_settings(settings["transform"])
+        if self.transform.minimum is None:  # a checkpoint from before the bounds existed
+            self.transform.minimum, self.transform.sum_mean = fitted.minimum, fitted.sum_mean
         if gan.image_features is not None:
             gan.image_features.transform = self.transform
         gan.rng.bit_generator.state = settings["rng"]
@@ -1103,8 +1131,9 @@ class MethodGAN(MethodBase):
 
 
 # options a resumed job may change: they do not affect the trained weights
-NOT_TRAINING = {"H", "V", "VerbosityLevel", "Resume", "CheckpointEvery", "NGenerate",
-                "Geometry"}
+# options that do not change the training (Geometry does: SelectBy=PHYSICS uses its
+# observables)
+NOT_TRAINING = {"H", "V", "VerbosityLevel", "Resume", "CheckpointEvery", "NGenerate"}
 CHUNK_EVENTS = 4096  # generated events per write: memory stays bounded for any n
 EVALUATION_EVENTS = 20_000  # events per sample EvaluateAllMethods compares (memory, time)
 

@@ -58,8 +58,11 @@ class PixelTransform:
 
     @classmethod
     def from_settings(cls, settings):
-        # weights files written before the bounds were recorded have no minimum
-        return cls(settings["kind"], settings["pixel_scale"], settings["scale_by"],
+        # weights files written before the bounds were recorded have no minimum; their Log
+        # and N transforms ignored ScaleBy
+        old = "minimum" not in settings
+        return cls(settings["kind"], settings["pixel_scale"],
+                   "1.0" if old and settings["kind"] != "Scale" else settings["scale_by"],
                    settings["maximum"], settings.get("minimum"), settings.get("sum_mean"))
 
     def _per_event(self, events, n):

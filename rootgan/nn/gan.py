@@ -131,7 +131,7 @@ class GAN:
                 f"{k} attached values (conditions, image features)")
         raise LayoutError(
             f"with {what} the discriminator's input must be the generator's output "
-            f"{image} with the conditions appended: flat ({size + k},) or as channels "
+            f"{image} with them appended: flat ({size + k},) or as channels "
             f"({image[0] + k if len(image) == 3 else 'd + ' + str(k)}, h, w); it is {given}")
 
     def _generator_input(self, n, conditions, rng=None):
