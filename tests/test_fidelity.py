@@ -13,6 +13,7 @@ import pytest
 import uproot
 
 from rootgan import DataError, OptionError, TMVA
+from rootgan.io.weights import read_weights
 from rootgan.methods.gan import GUARD_REACTIONS, MethodGAN, TrainingState
 from rootgan.methods.transforms import PixelTransform
 
@@ -154,7 +155,7 @@ def test_a_wasserstein_critic_loss_below_zero_is_no_collapse(blob_file, workdir)
 
 
 def test_the_guard_gives_up_after_its_reactions(blob_file, workdir, capsys):
-    factory, method = book(blob_file, f"{DENSE}:{WINNING_D.format(epochs=30)}", silent=False)
+    factory, method = book(blob_file, f"{DENSE}:{WINNING_D.format(epochs=80)}", silent=False)
     factory.TrainAllMethods()
     printed = capsys.readouterr().out
     assert printed.count("collapse guard:") == GUARD_REACTIONS
@@ -164,7 +165,9 @@ def test_the_guard_gives_up_after_its_reactions(blob_file, workdir, capsys):
 def test_a_resumed_job_keeps_the_guards_lowered_learning_rate(blob_file, workdir, monkeypatch):
     options = f"{DENSE}:{WINNING_D.format(epochs=8)}"
     factory, method = book(blob_file, options)
-    factory.TrainAllMethods()  # two reactions: the rate is a quarter
+    factory.TrainAllMethods()
+    factor = read_weights(method.checkpoint_path).method["state"]["discriminator_rate_factor"]
+    assert factor < 1  # the guard reacted
     rates = []
     original = MethodGAN._new_optimizers
 
@@ -174,7 +177,7 @@ def test_a_resumed_job_keeps_the_guards_lowered_learning_rate(blob_file, workdir
     monkeypatch.setattr(MethodGAN, "_new_optimizers", recording)
     factory, method = book(blob_file, f"{options}:Resume")
     factory.TrainAllMethods()
-    assert rates == [pytest.approx(3e-2 / 4)]
+    assert rates == [pytest.approx(3e-2 * factor)]
 
 
 # -- the benchmark -----------------------------------------------------------------------

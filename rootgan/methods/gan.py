@@ -850,7 +850,8 @@ class MethodGAN(MethodBase):
         # an option (or phase key) the checkpoint does not know, added in a later version,
         # had its default
         defaults = json.loads(json.dumps({o.name: o.default for o in self.declared_options()}))
-        phase_defaults = json.loads(json.dumps({o.name: o.default for o in PHASE_OPTIONS}))
+        phase_defaults = json.loads(json.dumps({o.name: o.default
+                                                for o in PHASE_OPTIONS.options}))
         if isinstance(theirs.get("TrainingStrategy"), list):
             theirs["TrainingStrategy"] = [{**phase_defaults, **phase}
                                           for phase in theirs["TrainingStrategy"]]
