@@ -199,6 +199,8 @@ def run(sample, contender, seed, budget, work_dir, force=False, limit=None, macr
         tag=""):
     """Train, generate and evaluate one (sample, contender, seed); cached as JSON. A
     ``tag`` names a rootgan run with other ``macro_args`` than the defaults."""
+    if contender == "torch":
+        tag, macro_args = "", ()
     folder = os.path.join(work_dir, sample,
                           f"{contender}{tag and '-' + tag}-seed{seed}-{budget:g}s")
     record_path = os.path.join(folder, "record.json")
@@ -225,8 +227,7 @@ def run(sample, contender, seed, budget, work_dir, force=False, limit=None, macr
                                folder, env, macro_args)
     record.update(evaluate_run(sample, test_path, generated_path))
     record.update({"sample": sample, "contender": contender, "seed": seed, "budget": budget,
-                   "test_events": n_test, "tag": tag if contender == "rootgan" else "",
-                   "macro_args": list(macro_args) if contender == "rootgan" else []})
+                   "test_events": n_test, "tag": tag, "macro_args": list(macro_args)})
     with open(record_path, "w") as handle:
         json.dump(record, handle, indent=1)
     return record
