@@ -200,7 +200,8 @@ def test_fidelity_benchmark_runs_both_contenders_side_by_side(tmp_path):
 
 # -- the discriminator's sum feature -----------------------------------------------------
 
-def test_sum_feature_shows_the_discriminator_the_standardised_total(blob_file, workdir):
+def test_sum_feature_shows_the_discriminator_the_total_relative_to_the_training_mean(
+        blob_file, workdir):
     from rootgan.methods.transforms import SumFeature
 
     factory, method = book(blob_file, f"{DENSE}:VarTransform=Log:SumFeature=True:"
