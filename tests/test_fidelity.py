@@ -10,13 +10,13 @@ import sys
 
 import numpy as np
 import pytest
-import uproot
 
 from rootgan import DataError, OptionError, TMVA
 from rootgan.io.weights import read_weights
 from rootgan.methods.gan import GUARD_REACTIONS, MethodGAN, TrainingState
 from rootgan.methods.transforms import PixelTransform
 
+from . import test_gan_method
 from .test_gan_method import blobs, loader_for
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,20 +28,8 @@ WINNING_D = ("TrainingStrategy=MaxEpochs={epochs},BatchSize=16,GeneratorLearning
              "DiscriminatorLearningRate=3e-2")
 
 
-@pytest.fixture(scope="module")
-def blob_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("blobs") / "blobs.root"
-    with uproot.recreate(path) as handle:
-        handle.mktree("blobs", {"image": ("f4", (64,)), "energy": "f4"})
-        images = blobs(300)
-        handle["blobs"].extend({"image": images, "energy": images.sum(axis=1)})
-    return str(path)
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+# the blob file and working folder of test_gan_method (fixtures, shared by name)
+blob_file, workdir = test_gan_method.blob_file, test_gan_method.workdir
 
 
 def book(blob_file, options, silent=True):
