@@ -55,7 +55,7 @@ def gan_options(args):
             f"GeneratorLayout={GENERATOR}:DiscriminatorLayout={discriminator}:"
             f"{transform}:PixelFloor={args.pixel_floor}:"
             f"RandomSeed={args.seed}:ValidationSize=10%:SelectBy=PHYSICS:Geometry=CALO:"
-            f"CheckpointEvery=50:SumFeature={args.sum_feature}:"
+            f"CheckpointEvery=50:SumFeature={args.sum_feature}:SumFromData={args.sum_from_data}:"
             f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
             f"LearningRate={args.learning_rate}{phase}")
 
@@ -130,6 +130,11 @@ def main(argv=None):
     parser.add_argument("--sum-feature", action=argparse.BooleanOptionalAction, default=True,
                         help="SumFeature: the discriminator also sees each shower's deposit "
                              "over the incident energy (default on)")
+    parser.add_argument("--sum-from-data", action=argparse.BooleanOptionalAction,
+                        default=False,
+                        help="SumFromData: each generated shower is scaled to a deposit (over "
+                             "the incident energy) drawn from training showers of the nearest "
+                             "energy")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out-dir", default="calo_cgan",
                         help="folder for the Factory file, weights and plots (default calo_cgan)")

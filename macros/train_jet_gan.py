@@ -82,6 +82,7 @@ def gan_options(args):
             f"{transform}:PixelFloor={args.pixel_floor}:"
             f"GeneratorAverage={args.average}:RandomSeed={args.seed}:ValidationSize=10%:"
             f"SelectBy=PHYSICS:Geometry=JET:CheckpointEvery=50:SumFeature={args.sum_feature}:"
+            f"SumFromData={args.sum_from_data}:"
             f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
             f"GeneratorLearningRate={args.learning_rate},"
             f"DiscriminatorLearningRate={args.d_learning_rate}")
@@ -145,6 +146,10 @@ def main(argv=None):
     parser.add_argument("--sum-feature", action=argparse.BooleanOptionalAction, default=False,
                         help="SumFeature: the discriminator also sees each image's summed "
                              "intensity over the jet pT (default off)")
+    parser.add_argument("--sum-from-data", action=argparse.BooleanOptionalAction,
+                        default=False,
+                        help="SumFromData: each generated jet is scaled to a summed pT (over "
+                             "the jet pT) drawn from training jets of the nearest pT")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out-dir", default="jet_gan",
                         help="folder for the Factory file, weights and plots (default jet_gan)")

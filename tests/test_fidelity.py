@@ -215,3 +215,76 @@ def test_sum_feature_shows_the_discriminator_the_total_relative_to_the_training_
     acgan = factory.BookMethod(loader, TMVA.Types.kGAN, "AC", f"{DENSE}:GANType=ACGAN:"
                                f"VarTransform=Log:SumFeature=True")
     assert acgan.discriminator.input_shape == (64 + 1,)
+
+
+# -- sums from the data ------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["None", "N", "Log"])
+def test_sum_normalisation_hits_the_target_and_its_gradient_matches_finite_differences(kind):
+    from rootgan.methods.transforms import SumNormalisation
+
+    transform = PixelTransform(kind, 0.01, "1.0", maximum=5.0, minimum=0.0, sum_mean=3.0,
+                               sum_std=0.5)
+    stage = SumNormalisation(transform)
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.05, 0.6, (4, 7))
+    values[1] = 0.0  # an empty image: scaled at most 1000-fold, with a finite gradient
+    values[1, 3] = 1e-5
+    # scaled to 12, one pixel would pass the training maximum (5): it is held there
+    values[3] = [0.9, 0.2, 0.15, 0.25, 0.2, 0.18, 0.22]
+    sums = np.array([2.0, 3.0, 4.0, 12.0])
+    fitted, backward = stage(values, sums)
+    totals = transform.ratio_inverse(fitted).sum(axis=1)
+    np.testing.assert_allclose(totals[[0, 2, 3]], sums[[0, 2, 3]], rtol=1e-12)
+    assert transform.ratio_inverse(fitted)[3, 0] == pytest.approx(5.0)
+    assert 0 < totals[1] < sums[1]
+    weights = rng.normal(size=values.shape)
+    grad = backward(weights)
+    assert np.all(np.isfinite(grad)) and grad[3, 0] == 0
+    for row, column in [(0, 0), (0, 4), (1, 3), (2, 6), (3, 1), (3, 5)]:
+        step = np.zeros_like(values)
+        step[row, column] = 1e-7
+        numeric = ((stage(values + step, sums)[0] - stage(values - step, sums)[0])
+                   * weights).sum() / 2e-7
+        assert grad[row, column] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+    np.testing.assert_allclose(stage.inputs(sums)[:, 0], (sums - 3.0) / 0.5)
+
+
+def test_sum_from_data_gives_each_generated_image_the_sum_of_a_training_event_near_its_condition(
+        blob_file, workdir):
+    loader = loader_for(blob_file, condition=True)
+    factory = TMVA.Factory("Blob", "out.root", "Silent")
+    method = factory.BookMethod(loader, TMVA.Types.kGAN, "GAN",
+                                f"{DENSE}:GANType=CGAN:VarTransform=Log:PixelScale=0.1:"
+                                f"SumFromData=True:TrainingStrategy=MaxEpochs=2,BatchSize=32")
+    # the generator gets the sum after the latent vector and the condition
+    assert method.generator.input_shape == (8 + 1 + 1,)
+    factory.TrainAllMethods()
+    rows = method.sums.rows  # training energies and image sums (here the same)
+    np.testing.assert_allclose(rows[:, 0], rows[:, 1], rtol=1e-5)
+    energies = np.array([40.0, 90.0, 150.0, 150.0])
+    images = method.generate(4, seed=2, conditions={"energy": energies})
+    generated = images.reshape(4, -1).sum(axis=1)
+    nearest = np.argsort(np.abs(rows[:, 0][None, :] - energies[:, None]), axis=1)[:, :10]
+    for total, candidates in zip(generated, rows[nearest, 1]):
+        assert np.min(np.abs(candidates - total) / total) < 1e-4
+    # the weights file keeps the training sums: the same images from it
+    reader = TMVA.Reader("Silent")
+    reader.BookMVA("GAN", str(workdir / "dataset" / "weights" / "Blob_GAN.weights.root"))
+    np.testing.assert_array_equal(reader.Generate("GAN", 4, seed=2,
+                                                  conditions={"energy": energies}), images)
+
+
+def test_an_output_stage_needs_one_target_per_generated_image(blob_file, workdir):
+    factory, method = book(blob_file, f"{DENSE}:VarTransform=Log:SumFromData=True:"
+                                      f"TrainingStrategy=MaxEpochs=1,BatchSize=32")
+    factory.TrainAllMethods()
+    gan = method._inference_gan()
+    with pytest.raises(DataError, match="fits each image to a target"):
+        gan.generate(3)
+    with pytest.raises(DataError, match="needs 3 finite targets"):
+        gan.generate(3, targets=[1.0, np.nan, 2.0])
+    # unconditional: the sums are drawn from all training images
+    sums = method.generate(300, seed=1).reshape(300, -1).sum(axis=1)
+    assert sums.min() >= method.sums.rows[:, -1].min() * 0.999
+    assert sums.max() <= method.sums.rows[:, -1].max() * 1.001

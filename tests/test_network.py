@@ -301,11 +301,13 @@ def _check_conditional_generator_gradient(gan, generator, discriminator):
     rng = np.random.default_rng(3)
     z, conditions = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
     gan.sample_latent = lambda n, rng=None: z[:n]
-    gan.train_step(rng.normal(size=(4, 1, 4, 4)), conditions=conditions)
+    real = rng.normal(size=(4, 1, 4, 4))
+    gan.train_step(real, conditions=conditions)
     analytic = generator.gradients.copy()
+    targets = gan._real_targets(real)  # an output stage's, else None
 
     def loss():
-        images = generator.forward(np.concatenate([z, conditions], axis=1))
+        images = gan._fake(4, conditions, targets, training=False)
         return gan.generator_loss(discriminator.forward(
             gan._with_conditions(images, conditions)[0]))[0]
     numeric = np.empty(generator.parameters.size)
@@ -369,6 +371,41 @@ def test_image_features_pass_their_gradient_back_to_the_generator(
     gan = GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0),
               np.random.default_rng(0), condition_dim=2, image_features=TanhSum())
     _check_conditional_generator_gradient(gan, generator, discriminator)
+
+
+class ShiftToMean:
+    """An output stage for the tests: each image shifted to the mean pixel of the real
+    image it is paired with; the generator is told that mean."""
+    width = 1
+
+    def inputs(self, targets):
+        return np.asarray(targets).reshape(-1, 1)
+
+    def targets(self, real):
+        return real.mean(axis=1)
+
+    def __call__(self, values, targets):
+        shifted = values - values.mean(axis=1, keepdims=True) + targets[:, None]
+        return shifted, lambda grad: grad - grad.mean(axis=1, keepdims=True)
+
+
+def test_an_output_stage_passes_its_gradient_back_to_the_generator():
+    """An output stage fits each generated image to a target from the real batch
+    (SumFromData); the generator sees the target after the conditions and its gradient
+    comes back through the stage."""
+    from rootgan.nn import GAN, SGD
+
+    generator = random_network("DENSE|16|TANH,RESHAPE|1|4|4", (3 + 2 + 1,), np.float64,
+                               seed=1)
+    discriminator = random_network("DENSE|6|TANH,DENSE|1|LINEAR", (16 + 2,), np.float64,
+                                   seed=2)
+    gan = GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0),
+              np.random.default_rng(0), condition_dim=2, output_stage=ShiftToMean())
+    assert gan.latent_dim == 3
+    _check_conditional_generator_gradient(gan, generator, discriminator)
+    del gan.sample_latent
+    images = gan.generate(3, conditions=np.zeros((3, 2)), targets=[0.5, -1.0, 2.0])
+    np.testing.assert_allclose(images.reshape(3, -1).mean(axis=1), [0.5, -1.0, 2.0])
 
 
 def test_conditional_gan_inputs_are_checked():

@@ -29,7 +29,8 @@ from ..nn.losses import make_losses
 from ..options import Option, OptionSet
 from .base import GAN_KIND, MethodBase, register_method
 from .conditions import ConditionSpace
-from .transforms import USES_SCALE_BY, PixelTransform, SumFeature
+from .totals import SumSampler
+from .transforms import USES_SCALE_BY, PixelTransform, SumFeature, SumNormalisation
 
 COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
 COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is a collapse
@@ -141,6 +142,10 @@ class MethodGAN(MethodBase):
             Option("SumFeature", "bool", False, "the discriminator also sees each image's "
                    "summed intensity over ScaleBy, relative to the training mean (CaloGAN's "
                    "total-energy feature)"),
+            Option("SumFromData", "bool", False, "each generated image is scaled to a summed "
+                   "intensity over ScaleBy drawn from the training images with the nearest "
+                   "conditions, which the generator is given: the GAN learns the shape, the "
+                   "data give the total"),
             Option("WeightClip", "float", None, "bound of the critic's weights, clipped after "
                    "each critic update; 0 = off (default 0; with the WASSERSTEIN loss 0.01 "
                    "unless a discriminator layer uses SPECTRALNORM)", minimum=0),
@@ -210,8 +215,9 @@ class MethodGAN(MethodBase):
                               f"{int(np.prod(self.image_shape))} values, but the DataLoader's "
                               f"{self.image_name!r} has {image_size}")
         self.generator_layout, self.discriminator_layout = g_layout, d_layout
-        self.generator = build_network(g_layout, (self.latent_dim + len(self.conditions),),
-                                       o["LeakyReluSlope"], name="generator")
+        self.generator = build_network(
+            g_layout, (self.latent_dim + len(self.conditions) + int(o["SumFromData"]),),
+            o["LeakyReluSlope"], name="generator")
         # until the training conditions are known, an ACGAN head regresses every condition
         self.discriminator = self._build_discriminator([None] * len(self.conditions))
         if int(np.prod(self.generator.output_shape)) != image_size:
@@ -233,6 +239,7 @@ class MethodGAN(MethodBase):
             raise OptionError(f"AuxiliaryWeight weighs the auxiliary head of GANType=ACGAN; "
                               f"this GAN is GANType={o['GANType']}: remove it or use ACGAN")
         self.seed = o["RandomSeed"]
+        self.sums = None  # SumFromData's SumSampler, fitted in training
         self.history = {name: [] for name in HISTORY}
         self.best_epoch = None
         self._test_images = None  # the first generated events of TestAllMethods
@@ -369,6 +376,8 @@ class MethodGAN(MethodBase):
                 "auxiliary": self._auxiliary_head(),
                 "generator_penalty": (self._energy_penalty if self.energy_condition else None),
                 "image_features": SumFeature(self.transform) if self.options["SumFeature"]
+                else None,
+                "output_stage": SumNormalisation(self.transform) if self.options["SumFromData"]
                 else None}
 
     def _energy_penalty(self, fake, conditions):
@@ -456,8 +465,10 @@ class MethodGAN(MethodBase):
                             f"as 0; lower it")
         self.transform.maximum, self.transform.minimum = float(maximum), float(minimum)
         # the sum feature's scale; images that sum to 0 on average still need a finite one
-        mean = float(np.concatenate(sums).mean())
+        sums = np.concatenate(sums)
+        mean, std = float(sums.mean()), float(sums.std())
         self.transform.sum_mean = mean if abs(mean) > 1e-12 else 1.0
+        self.transform.sum_std = std if std > 1e-12 * max(abs(mean), 1e-300) else 1.0
         per = f" / {self.transform.condition}" if self.transform.condition else ""
         log.info(self.title, f"VarTransform={self.transform.kind}: training pixels{per} in "
                  f"[{minimum:.6g}, {maximum:.6g}]; generated pixels are kept in this range")
@@ -475,6 +486,9 @@ class MethodGAN(MethodBase):
         train_split, validation = self._split_validation(dataset.training)
         self._fit_conditions(train_split, log)
         self._fit_transform(train_split, log)
+        if o["SumFromData"]:
+            self.sums = SumSampler.fit(train_split, self.transform, self.image_name,
+                                       self.conditions, self.seed)
         reference = None
         if validation:
             events = validation.read_all()
@@ -759,8 +773,8 @@ class MethodGAN(MethodBase):
         raw = reference.get("conditions")
         if o["SelectBy"] == "LOSS":
             conditions = None if raw is None else self.conditions.standardised(raw)
-            fake = gan.generator.forward(gan._generator_input(len(validation), conditions, rng),
-                                         training=False)
+            fake = gan.generate(len(validation), len(validation), rng, conditions,
+                                self._drawn_sums(len(validation), rng, raw))
             outputs = self._discriminator_outputs(fake, conditions)
             return float(gan.generator_loss(np.ascontiguousarray(outputs[:, None]))[0])
         generated = self._generate_pixels(gan, len(validation), rng, raw_conditions=raw)
@@ -789,11 +803,17 @@ class MethodGAN(MethodBase):
         if len(self.conditions):
             conditions = self.conditions.standardised(raw_conditions)
             events = self.conditions.as_events(raw_conditions)
-        values = gan.generate(n, batch_size, rng, conditions).reshape(n, -1)
+        values = gan.generate(n, batch_size, rng, conditions,
+                              self._drawn_sums(n, rng, raw_conditions)).reshape(n, -1)
         pixels = self.transform.inverse(values, events)
         if self.options["PixelFloor"]:
             pixels[pixels < self.options["PixelFloor"]] = 0
         return pixels
+
+    def _drawn_sums(self, n, rng, raw_conditions):
+        """SumFromData: each generated image's summed intensity (over ScaleBy), drawn from
+        the training events with the nearest conditions; None without it."""
+        return None if self.sums is None else self.sums.draw(n, rng, raw_conditions)
 
     # -- checkpoints ---------------------------------------------------------------------
     @property
@@ -871,8 +891,11 @@ class MethodGAN(MethodBase):
         self.transform = PixelTransform.from_settings(settings["transform"])
         if self.transform.minimum is None:  # a checkpoint from before the bounds existed
             self.transform.minimum, self.transform.sum_mean = fitted.minimum, fitted.sum_mean
-        if gan.image_features is not None:
-            gan.image_features.transform = self.transform
+        if self.transform.sum_std is None:  # or before the sums' spread was recorded
+            self.transform.sum_std = fitted.sum_std
+        for part in (gan.image_features, gan.output_stage):
+            if part is not None:
+                part.transform = self.transform
         gan.rng.bit_generator.state = settings["rng"]
         state = TrainingState.from_settings(settings["state"])
         self._new_optimizers(gan, self.options["TrainingStrategy"][state.phase], state)
@@ -1077,6 +1100,8 @@ class MethodGAN(MethodBase):
                        for k, v in self.discriminator.get_parameters().items()})
         if len(self.conditions):
             arrays["conditions.training"] = self.conditions.sample
+        if self.sums is not None:
+            arrays["sums.training"] = self.sums.rows
         return arrays
 
     def weights_settings(self):
@@ -1098,6 +1123,8 @@ class MethodGAN(MethodBase):
         self.generator.set_parameters(_unprefixed(p, "generator."))
         self.discriminator.set_parameters(_unprefixed(p, "discriminator."))
         self.transform = PixelTransform.from_settings(settings["transform"])
+        if self.options["SumFromData"]:
+            self.sums = SumSampler(p["sums.training"], self.conditions)
         self.seed = settings["seed"]
         self.best_epoch = settings["best_epoch"]
         self.history = settings["history"]

@@ -25,7 +25,7 @@ USES_SCALE_BY = ("Log", "Scale")
 
 class PixelTransform:
     def __init__(self, kind="None", pixel_scale=1.0, scale_by="1.0", maximum=None,
-                 minimum=None, sum_mean=None):
+                 minimum=None, sum_mean=None, sum_std=None):
         if kind not in NAMES:
             raise OptionError(f"VarTransform={kind} is not known; expected one of "
                               f"{', '.join(NAMES)}")
@@ -38,6 +38,8 @@ class PixelTransform:
         self.minimum = None if minimum is None else float(minimum)
         # the training images' mean summed r (the discriminator's sum feature)
         self.sum_mean = sum_mean
+        # and their spread (SumFromData's generator input)
+        self.sum_std = sum_std
         try:
             self.divisor = float(self.scale_by)
             self.condition = None
@@ -54,7 +56,8 @@ class PixelTransform:
 
     def settings(self):
         return {"kind": self.kind, "pixel_scale": self.pixel_scale, "scale_by": self.scale_by,
-                "maximum": self.maximum, "minimum": self.minimum, "sum_mean": self.sum_mean}
+                "maximum": self.maximum, "minimum": self.minimum, "sum_mean": self.sum_mean,
+                "sum_std": self.sum_std}
 
     @classmethod
     def from_settings(cls, settings):
@@ -63,7 +66,8 @@ class PixelTransform:
         old = "minimum" not in settings
         return cls(settings["kind"], settings["pixel_scale"],
                    "1.0" if old and settings["kind"] != "Scale" else settings["scale_by"],
-                   settings["maximum"], settings.get("minimum"), settings.get("sum_mean"))
+                   settings["maximum"], settings.get("minimum"), settings.get("sum_mean"),
+                   settings.get("sum_std"))
 
     def _per_event(self, events, n):
         if self.kind not in USES_SCALE_BY:
@@ -89,14 +93,26 @@ class PixelTransform:
     def forward(self, pixels, events=None):
         """Network values (float32) for raw pixels of shape (n, size)."""
         r = self.ratios(pixels, events)
+        if self.kind == "Log" and np.any(r <= -self.pixel_scale):
+            raise DataError(f"VarTransform=Log needs pixels above -PixelScale "
+                            f"({-self.pixel_scale}); found {r.min()}")
+        return self.values_of_ratios(r).astype(np.float32)
+
+    def values_of_ratios(self, r):
+        """Network values (float64) of ``r``, the pixels over ScaleBy."""
         if self.kind == "N":
-            r = r / self.maximum
-        elif self.kind == "Log":
-            if np.any(r <= -self.pixel_scale):
-                raise DataError(f"VarTransform=Log needs pixels above -PixelScale "
-                                f"({-self.pixel_scale}); found {r.min()}")
-            r = np.log1p(r / self.pixel_scale) / np.log1p(self.maximum / self.pixel_scale)
-        return r.astype(np.float32)
+            return r / self.maximum
+        if self.kind == "Log":
+            return np.log1p(r / self.pixel_scale) / np.log1p(self.maximum / self.pixel_scale)
+        return np.asarray(r, np.float64)
+
+    def value_slope_of_ratios(self, r):
+        """d value / d r at ``r`` (float64)."""
+        if self.kind == "N":
+            return np.full_like(r, 1 / self.maximum, dtype=np.float64)
+        if self.kind == "Log":
+            return 1 / ((self.pixel_scale + r) * np.log1p(self.maximum / self.pixel_scale))
+        return np.ones_like(r, dtype=np.float64)
 
     def _unbounded_ratios(self, values):
         values = np.asarray(values, np.float64)
@@ -176,3 +192,64 @@ class SumFeature:
         feature = t.ratio_inverse(values).sum(axis=1, keepdims=True) / t.sum_mean - 1
         slope = t.ratio_slope(values) / t.sum_mean
         return feature, lambda grad: np.asarray(grad, np.float64).reshape(-1, 1) * slope
+
+
+class SumNormalisation:
+    """SumFromData's output stage: each generated image is rescaled, in the space of ``r``
+    (pixels over ScaleBy), to a given summed intensity: in training the sum of the real
+    image it is paired with, in generation one drawn from the training images with the
+    nearest conditions (``totals.SumSampler``). The generator gets that sum as an input
+    (standardised), so it learns the shape for a total rather than the total itself: a
+    GAN's pixels, each a few per cent off, do not add up to the sub-per-cent precision of
+    a jet's summed pT or a shower's deposit (CaloFlow's factorisation into the energies
+    and the normalised shower, Krause and Shih 2021)."""
+
+    width = 1
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def inputs(self, sums):
+        t = self.transform
+        return ((np.asarray(sums, np.float64) - t.sum_mean) / t.sum_std).reshape(-1, 1)
+
+    def targets(self, values):
+        return self.transform.ratio_inverse(values).sum(axis=1)
+
+    def __call__(self, values, sums):
+        t = self.transform
+        values = np.asarray(values, np.float64)
+        n = values.shape[0]
+        values = values.reshape(n, -1)
+        r = t.ratio_inverse(values)
+        sums = np.asarray(sums, np.float64).reshape(n, 1)
+        # pixels that scaling would push past the training maximum are held there and the
+        # rest scaled to make up the sum (so the bound does not cut the total)
+        top = np.inf if t.maximum is None else t.maximum
+        capped = np.zeros(r.shape, bool)
+        while True:
+            free = np.where(capped, 0.0, r).sum(axis=1, keepdims=True)
+            # a (nearly) empty image cannot be scaled up to a total: at most 1000-fold,
+            # which keeps the gradient finite (the collapse guard reacts to empty images)
+            floor = 1e-3 * np.abs(sums)
+            current = np.maximum(free, floor)
+            remaining = sums - capped.sum(axis=1, keepdims=True) * top if np.isfinite(top) \
+                else sums
+            factor = np.maximum(remaining, 0.0) / np.maximum(current, 1e-300)
+            over = ~capped & (r * factor > top)
+            if not over.any():
+                break
+            capped |= over
+        fitted = np.where(capped, top, r * factor)
+        out = t.values_of_ratios(fitted)
+
+        def backward(grad):
+            grad_fitted = np.where(capped, 0.0, np.asarray(grad, np.float64).reshape(n, -1)
+                                   * t.value_slope_of_ratios(fitted))
+            # d fitted_i / d r_j = factor (delta_ij - r_i / current) over the free pixels,
+            # while their sum is not held at its floor
+            weighted = (grad_fitted * r).sum(axis=1, keepdims=True) / current
+            held = free >= floor
+            grad_r = factor * (grad_fitted - np.where(held, weighted, 0.0))
+            return np.where(capped, 0.0, grad_r) * t.ratio_slope(values)
+        return out, backward

@@ -23,8 +23,17 @@ class GAN:
                  rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
                  discriminator_loss="BCE", generator_average=0.0, weight_clip=0.0,
                  label_smoothing=0.0, condition_dim=0, conditions_to_discriminator=True,
-                 auxiliary=None, generator_penalty=None, image_features=None):
+                 auxiliary=None, generator_penalty=None, image_features=None,
+                 output_stage=None):
         self.condition_dim = int(condition_dim)
+        # a differentiable last step after the generator that fits each image to a target
+        # taken from the real batch (SumFromData: the summed intensity); the generator gets
+        # output_stage.inputs(targets) (output_stage.width values) after the conditions.
+        # output_stage.targets(real) -> (n,) targets; output_stage(values, targets) ->
+        # (fitted values, backward), backward(d loss / d fitted) -> d loss / d values, all
+        # images flat (n, size)
+        self.output_stage = output_stage
+        self._stage_backward = None
         # CGAN shows the discriminator the conditions; ACGAN makes it predict them instead
         self.conditions_to_discriminator = bool(conditions_to_discriminator)
         # values computed from each image that the discriminator sees beside it (CaloGAN's
@@ -71,11 +80,14 @@ class GAN:
         self.discriminator_optimizer = discriminator_optimizer
         self.rng = rng
         self.latent_distribution = latent_distribution
-        self.latent_dim = int(np.prod(generator.input_shape)) - self.condition_dim
+        stage_width = output_stage.width if output_stage is not None else 0
+        self.latent_dim = int(np.prod(generator.input_shape)) - self.condition_dim - stage_width
         if self.latent_dim < 1:
             raise LayoutError(f"the generator's input ({int(np.prod(generator.input_shape))} "
-                              f"values) must hold the latent vector and the "
-                              f"{self.condition_dim} conditions")
+                              f"values) must hold the latent vector, the "
+                              f"{self.condition_dim} conditions"
+                              + (f" and the output stage's {stage_width} targets"
+                                 if stage_width else ""))
         dtype = generator.dtype
         self.generator_loss, self.discriminator_loss = make_losses(
             generator_loss, discriminator_loss, dtype)
@@ -134,11 +146,44 @@ class GAN:
             f"{image} with them appended: flat ({size + k},) or as channels "
             f"({image[0] + k if len(image) == 3 else 'd + ' + str(k)}, h, w); it is {given}")
 
-    def _generator_input(self, n, conditions, rng=None):
+    def _generator_input(self, n, conditions, rng=None, targets=None):
         latent = self.sample_latent(n, rng)
-        if not self.condition_dim:
+        parts = [latent]
+        if self.condition_dim:
+            parts.append(conditions)
+        if self.output_stage is not None:
+            parts.append(np.asarray(self.output_stage.inputs(targets), latent.dtype
+                                    ).reshape(n, -1))
+        if len(parts) == 1:
             return latent
-        return np.ascontiguousarray(np.concatenate([latent, conditions], axis=1))
+        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+    def _checked_targets(self, targets, n):
+        if self.output_stage is None:
+            if targets is not None:
+                raise DataError("this GAN has no output stage; give no targets")
+            return None
+        if targets is None:
+            raise DataError("this GAN's output stage fits each image to a target (SumFromData: "
+                            "its summed intensity); give one per image")
+        targets = np.asarray(targets, np.float64).reshape(-1)
+        if targets.shape != (n,) or not np.all(np.isfinite(targets)):
+            raise DataError(f"the output stage needs {n} finite targets, one per image; got "
+                            f"shape {targets.shape}" + ("" if targets.shape != (n,) else
+                                                       " with NaN or inf"))
+        return targets
+
+    def _fake(self, n, conditions, targets, rng=None, training=True):
+        """``n`` generated images for ``conditions`` and the output stage's ``targets``;
+        in training the stage's backward is kept for the generator update."""
+        values = self.generator.forward(self._generator_input(n, conditions, rng, targets),
+                                        training=training)
+        if self.output_stage is None:
+            return values
+        fitted, backward = self.output_stage(values.reshape(n, -1), targets)
+        if training:
+            self._stage_backward = backward
+        return np.ascontiguousarray(fitted, values.dtype).reshape(values.shape)
 
     def _with_conditions(self, images, conditions):
         """The discriminator's input: ``images`` with the conditions (CGAN) and the image
@@ -221,16 +266,23 @@ class GAN:
         Returns ``(discriminator loss, generator loss)``."""
         real, weights = self._checked(real, weights)
         conditions = self._checked_conditions(conditions, real.shape[0])
-        fake = self.generator.forward(self._generator_input(real.shape[0], conditions))
+        fake = self._fake(real.shape[0], conditions, self._real_targets(real))
         loss_d = self._discriminator_update(real, weights, fake, conditions)
         return loss_d, self._generator_update(fake, conditions)
+
+    def _real_targets(self, real):
+        """The output stage's targets: those of the real batch, so each generated image
+        is fitted to a real image's (with the same conditions)."""
+        if self.output_stage is None:
+            return None
+        return self.output_stage.targets(real.reshape(real.shape[0], -1))
 
     def discriminator_step(self, real, weights=None, conditions=None):
         """A discriminator update alone, on a fresh generated batch (for several
         discriminator steps per generator step). Returns the discriminator loss."""
         real, weights = self._checked(real, weights)
         conditions = self._checked_conditions(conditions, real.shape[0])
-        fake = self.generator.forward(self._generator_input(real.shape[0], conditions))
+        fake = self._fake(real.shape[0], conditions, self._real_targets(real))
         return self._discriminator_update(real, weights, fake, conditions)
 
     def _checked(self, real, weights):
@@ -327,6 +379,10 @@ class GAN:
             loss_g += penalty
             grad_fake = grad_fake + penalty_grad.reshape(grad_fake.shape).astype(
                 grad_fake.dtype)
+        if self.output_stage is not None:
+            grad_fake = np.ascontiguousarray(
+                self._stage_backward(grad_fake.reshape(grad_fake.shape[0], -1)).reshape(
+                    grad_fake.shape), grad_fake.dtype)
         G.backward(grad_fake, input_grad=False)
         self.generator_optimizer.step()
         if self.generator_average is not None and np.isfinite(loss_g):
@@ -340,19 +396,21 @@ class GAN:
             return nullcontext()
         return self.generator_average.applied()
 
-    def generate(self, n, batch_size=1024, rng=None, conditions=None):
+    def generate(self, n, batch_size=1024, rng=None, conditions=None, targets=None):
         """``n`` generated images, shape ``(n, *generator.output_shape)``; the noise comes
         from ``rng`` (default: the training generator, whose sequence this advances); a
-        conditional GAN needs ``conditions`` of shape (n, condition_dim)."""
+        conditional GAN needs ``conditions`` of shape (n, condition_dim), one with an output
+        stage ``targets`` of shape (n,)."""
         if int(n) != n or n < 0 or int(batch_size) != batch_size or batch_size < 1:
             raise DataError(f"generate needs n >= 0 and batch_size >= 1 (integers); got "
                             f"n={n!r}, batch_size={batch_size!r}")
         n, batch_size = int(n), int(batch_size)
         conditions = self._checked_conditions(conditions, n)
+        targets = self._checked_targets(targets, n)
         out = np.empty((n,) + self.generator.output_shape, self.generator.dtype)
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
             part = None if conditions is None else conditions[start:stop]
-            out[start:stop] = self.generator.forward(
-                self._generator_input(stop - start, part, rng), training=False)
+            out[start:stop] = self._fake(stop - start, part, None if targets is None else
+                                         targets[start:stop], rng, training=False)
         return out

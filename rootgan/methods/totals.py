@@ -1,0 +1,61 @@
+"""Where SumFromData's generated images take their summed intensity from: the training
+images' sums (of ``r``, the pixels over ScaleBy), kept with their events' conditions.
+
+An image generated for given conditions gets the sum of one of the NEIGHBOURS training
+events whose standardised conditions are nearest (drawn at random among them): a
+nearest-neighbour estimate of the sum's distribution at those conditions, which follows
+any dependence on the jet pT or the incident energy without a model of it. An
+unconditional GAN draws from all training sums. At most SAMPLE_ROWS events are kept (in
+the weights file).
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..errors import DataError
+
+SAMPLE_ROWS = 100_000
+NEIGHBOURS = 10
+
+
+class SumSampler:
+    def __init__(self, rows, conditions):
+        """``rows`` (m, k + 1): each kept training event's k raw conditions, then its sum;
+        ``conditions``: the GAN's ConditionSpace (its standardisation)."""
+        # float32 as the weights file keeps them: the same draws before and after writing
+        self.rows = np.asarray(rows, np.float32).astype(np.float64)
+        self.conditions = conditions
+        k = self.rows.shape[1] - 1
+        self._tree = cKDTree(conditions.standardised(self.rows[:, :k], np.float64)) \
+            if k else None
+
+    @classmethod
+    def fit(cls, split, transform, image_name, conditions, seed):
+        """The sums of the events of ``split`` (a dataset split) with their conditions;
+        ``seed`` picks the rows kept when there are more than SAMPLE_ROWS."""
+        parts = []
+        for events in split.read_chunks():
+            sums = transform.ratios(events[image_name], events).sum(axis=1)
+            raw = conditions.from_events(events) if len(conditions) else np.empty(
+                (len(sums), 0))
+            parts.append(np.column_stack([raw, sums]))
+        rows = np.concatenate(parts) if parts else np.empty((0, len(conditions) + 1))
+        if not len(rows):
+            raise DataError("SumFromData: no training events to take the sums from")
+        if len(rows) > SAMPLE_ROWS:
+            keep = np.random.default_rng([seed, 6]).choice(len(rows), SAMPLE_ROWS,
+                                                           replace=False)
+            rows = rows[np.sort(keep)]
+        return cls(rows, conditions)
+
+    def draw(self, n, rng, raw_conditions=None):
+        """``n`` sums: for raw (n, k) conditions, each from one of the NEIGHBOURS nearest
+        training events; without conditions, from all."""
+        sums = self.rows[:, -1]
+        if self._tree is None:
+            return sums[rng.integers(0, len(sums), n)]
+        k = min(NEIGHBOURS, len(sums))
+        _, nearest = self._tree.query(self.conditions.standardised(raw_conditions, np.float64),
+                                      k=k)
+        nearest = np.asarray(nearest).reshape(n, k)
+        return sums[nearest[np.arange(n), rng.integers(0, k, n)]]
