@@ -57,7 +57,8 @@ def gan_options(args):
             f"RandomSeed={args.seed}:ValidationSize=10%:SelectBy=PHYSICS:Geometry=CALO:"
             f"CheckpointEvery=50:SumFeature={args.sum_feature}:SumFromData={args.sum_from_data}:"
             f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
-            f"LearningRate={args.learning_rate}{phase}")
+            f"GeneratorLearningRate={args.learning_rate},"
+            f"DiscriminatorLearningRate={args.d_learning_rate or args.learning_rate}{phase}")
 
 
 def per_bin_table(path, bins=5):
@@ -120,7 +121,11 @@ def main(argv=None):
                         help="Log transform's scale as a fraction of the incident energy "
                              "(default 1e-4)")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--learning-rate", type=float, default=2e-4,
+                        help="Adam learning rate (the generator's, and the discriminator's "
+                             "unless --d-learning-rate is given)")
+    parser.add_argument("--d-learning-rate", type=float,
+                        help="the discriminator's learning rate")
     parser.add_argument("--latent", type=int, default=32, help="latent dimension (default 32)")
     parser.add_argument("--pixel-floor", type=float, default=0.001,
                         help="generated cells below this energy [GeV] are zero (default 1 MeV)")

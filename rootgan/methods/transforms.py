@@ -138,19 +138,28 @@ class PixelTransform:
         # an empty pixel is always allowed, even when every training pixel is lit
         return min(self.minimum, 0.0)
 
-    def ratio_slope(self, values):
-        """d r / d value at network ``values`` (n, size), float64; 0 where ``r`` is clipped
-        to the training range."""
+    def ratios_and_slopes(self, values):
+        """``ratio_inverse`` and ``ratio_slope`` of ``values`` together, with one pass of
+        exponentials."""
         values = np.asarray(values, np.float64)
+        r = self._unbounded_ratios(values)
         if self.kind == "N":
             slope = np.full_like(values, self.maximum)
         elif self.kind == "Log":
-            scale = np.log1p(self.maximum / self.pixel_scale)
-            with np.errstate(over="ignore"):  # where it overflows the inverse is clipped
-                slope = self.pixel_scale * scale * np.exp(values * scale)
+            # d r / d value = PixelScale L exp(value L) = L (r + PixelScale); infinite where
+            # r overflowed, which is clipped
+            slope = (r + self.pixel_scale) * np.log1p(self.maximum / self.pixel_scale)
         else:
             slope = np.ones_like(values)
-        return np.where(self._inside(self._unbounded_ratios(values)), slope, 0.0)
+        slope = np.where(self._inside(r), slope, 0.0)
+        if self.maximum is not None or self.minimum is not None:
+            r = np.clip(r, None if self.minimum is None else self._lowest, self.maximum)
+        return r, slope
+
+    def ratio_slope(self, values):
+        """d r / d value at network ``values`` (n, size), float64; 0 where ``r`` is clipped
+        to the training range."""
+        return self.ratios_and_slopes(values)[1]
 
     def ratio_inverse(self, values):
         """``r`` (pixels over ScaleBy) of network ``values`` (n, size), float64, within the
@@ -189,8 +198,9 @@ class SumFeature:
     def __call__(self, images, conditions=None):
         values = np.asarray(images, np.float64).reshape(images.shape[0], -1)
         t = self.transform
-        feature = t.ratio_inverse(values).sum(axis=1, keepdims=True) / t.sum_mean - 1
-        slope = t.ratio_slope(values) / t.sum_mean
+        r, slope = t.ratios_and_slopes(values)
+        feature = r.sum(axis=1, keepdims=True) / t.sum_mean - 1
+        slope = slope / t.sum_mean
         return feature, lambda grad: np.asarray(grad, np.float64).reshape(-1, 1) * slope
 
 
@@ -220,8 +230,7 @@ class SumNormalisation:
         t = self.transform
         values = np.asarray(values, np.float64)
         n = values.shape[0]
-        values = values.reshape(n, -1)
-        r = t.ratio_inverse(values)
+        r, r_slope = t.ratios_and_slopes(values.reshape(n, -1))
         sums = np.asarray(sums, np.float64).reshape(n, 1)
         # pixels that scaling would push past the training maximum are held there and the
         # rest scaled to make up the sum (so the bound does not cut the total)
@@ -251,5 +260,5 @@ class SumNormalisation:
             weighted = (grad_fitted * r).sum(axis=1, keepdims=True) / current
             held = free >= floor
             grad_r = factor * (grad_fitted - np.where(held, weighted, 0.0))
-            return np.where(capped, 0.0, grad_r) * t.ratio_slope(values)
+            return np.where(capped, 0.0, grad_r) * r_slope
         return out, backward
