@@ -288,3 +288,17 @@ def test_an_output_stage_needs_one_target_per_generated_image(blob_file, workdir
     sums = method.generate(300, seed=1).reshape(300, -1).sum(axis=1)
     assert sums.min() >= method.sums.rows[:, -1].min() * 0.999
     assert sums.max() <= method.sums.rows[:, -1].max() * 1.001
+
+
+def test_sums_are_drawn_from_all_training_events_tied_with_the_condition():
+    """A class label (or a fixed beam energy) ties thousands of training events: the drawn
+    sums must come from any of them, not from the same ten."""
+    from rootgan.methods.conditions import ConditionSpace
+    from rootgan.methods.totals import SumSampler
+
+    space = ConditionSpace(["label"], [0.5], [0.5])
+    rows = np.column_stack([np.repeat([0.0, 1.0], 500), np.arange(1000.0)])
+    sampler = SumSampler(rows, space)
+    drawn = sampler.draw(200, np.random.default_rng(1), np.ones((200, 1)))
+    assert drawn.min() >= 500  # class 1's events only
+    assert len(np.unique(drawn)) > 100

@@ -2,7 +2,8 @@
 images' sums (of ``r``, the pixels over ScaleBy), kept with their events' conditions.
 
 An image generated for given conditions gets the sum of one of the NEIGHBOURS training
-events whose standardised conditions are nearest (drawn at random among them): a
+events whose standardised conditions are nearest (drawn at random among them; among events
+with equal conditions, such as a class label or a beam energy, any of them): a
 nearest-neighbour estimate of the sum's distribution at those conditions, which follows
 any dependence on the jet pT or the incident energy without a model of it. An
 unconditional GAN draws from all training sums. At most SAMPLE_ROWS events are kept (in
@@ -16,6 +17,10 @@ from ..errors import DataError
 
 SAMPLE_ROWS = 100_000
 NEIGHBOURS = 10
+# ties (equal conditions) are broken at random: the kept conditions and each query are
+# moved by this much (in standard deviations, far below any real difference), so a query
+# finds a random NEIGHBOURS of the events tied with it, not always the same ones
+TIE_JITTER = 1e-9
 
 
 class SumSampler:
@@ -26,8 +31,11 @@ class SumSampler:
         self.rows = np.asarray(rows, np.float32).astype(np.float64)
         self.conditions = conditions
         k = self.rows.shape[1] - 1
-        self._tree = cKDTree(conditions.standardised(self.rows[:, :k], np.float64)) \
-            if k else None
+        self._tree = None
+        if k:
+            points = conditions.standardised(self.rows[:, :k], np.float64)
+            points += TIE_JITTER * np.random.default_rng(0).standard_normal(points.shape)
+            self._tree = cKDTree(points)
 
     @classmethod
     def fit(cls, split, transform, image_name, conditions, seed):
@@ -55,7 +63,8 @@ class SumSampler:
         if self._tree is None:
             return sums[rng.integers(0, len(sums), n)]
         k = min(NEIGHBOURS, len(sums))
-        _, nearest = self._tree.query(self.conditions.standardised(raw_conditions, np.float64),
-                                      k=k)
+        points = self.conditions.standardised(raw_conditions, np.float64)
+        points += TIE_JITTER * rng.standard_normal(points.shape)
+        _, nearest = self._tree.query(points, k=k)
         nearest = np.asarray(nearest).reshape(n, k)
         return sums[nearest[np.arange(n), rng.integers(0, k, n)]]
