@@ -63,7 +63,7 @@ def gan_options(args):
             f"CheckpointEvery=50:SumFeature={args.sum_feature}:SumFromData={args.sum_from_data}:"
             f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
             f"GeneratorLearningRate={args.learning_rate},"
-            f"DiscriminatorLearningRate={args.d_learning_rate or args.learning_rate}{phase}")
+            f"DiscriminatorLearningRate={args.d_learning_rate}{phase}")
 
 
 def per_bin_table(path, bins=5):
@@ -130,7 +130,7 @@ def main(argv=None):
                         help="Adam learning rate (the generator's, and the discriminator's "
                              "unless --d-learning-rate is given)")
     parser.add_argument("--d-learning-rate", type=float,
-                        help="the discriminator's learning rate")
+                        help="the discriminator's learning rate (default: --learning-rate)")
     parser.add_argument("--latent", type=int, default=32, help="latent dimension (default 32)")
     parser.add_argument("--pixel-floor", type=float, default=0.001,
                         help="generated cells below this energy [GeV] are zero (default 1 MeV)")
@@ -156,6 +156,8 @@ def main(argv=None):
         parser.error("--pixel-scale is the scale of the Log transform; --transform Scale has "
                      "none")
     args.pixel_scale = 1e-4 if args.pixel_scale is None else args.pixel_scale
+    if args.d_learning_rate is None:
+        args.d_learning_rate = args.learning_rate
     if args.epochs is None:
         args.epochs = 100000 if args.budget else 800
     source = os.path.abspath(args.input)

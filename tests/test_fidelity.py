@@ -302,3 +302,38 @@ def test_sums_are_drawn_from_all_training_events_tied_with_the_condition():
     drawn = sampler.draw(200, np.random.default_rng(1), np.ones((200, 1)))
     assert drawn.min() >= 500  # class 1's events only
     assert len(np.unique(drawn)) > 100
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda images: images.__setitem__((3, 10), -0.5), "needs pixels >= 0"),
+    (lambda images: images.__setitem__(3, 0.0), "1 of them sum to 0"),
+])
+def test_sum_from_data_needs_positive_training_pixels_and_sums(tmp_path, monkeypatch, change,
+                                                                message):
+    import uproot
+
+    images = blobs(60)
+    change(images)
+    path = tmp_path / "odd.root"
+    with uproot.recreate(path) as handle:
+        handle.mktree("blobs", {"image": ("f4", (64,))})
+        handle["blobs"].extend({"image": images})
+    monkeypatch.chdir(tmp_path)
+    loader = TMVA.DataLoader("dataset")
+    loader.AddVariablesArray("image", 64)
+    loader.AddSignalTree(f"{path}:blobs")
+    loader.PrepareTrainingAndTestTree("", "SplitMode=Block:nTest_Signal=10")
+    factory = TMVA.Factory("Blob", "out.root", "Silent")
+    factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", f"{DENSE}:SumFromData=True:"
+                       f"TrainingStrategy=MaxEpochs=1")
+    with pytest.raises(DataError, match=message):
+        factory.TrainAllMethods()
+
+
+@pytest.mark.parametrize("other", ["SumFeature=True", "EnergyLossWeight=1"])
+def test_sum_from_data_rejects_options_it_makes_pointless(blob_file, workdir, other):
+    loader = loader_for(blob_file, condition=True)
+    factory = TMVA.Factory("Blob", "out.root", "Silent")
+    with pytest.raises(OptionError, match=f"so {other.split('=')[0]}, which"):
+        factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", f"{DENSE}:GANType=CGAN:"
+                           f"VarTransform=Log:SumFromData=True:{other}")

@@ -307,7 +307,7 @@ def _check_conditional_generator_gradient(gan, generator, discriminator):
     targets = gan._real_targets(real)  # an output stage's, else None
 
     def loss():
-        images = gan._fake(4, conditions, targets, training=False)
+        images, _ = gan._fake(4, conditions, targets, training=False)
         return gan.generator_loss(discriminator.forward(
             gan._with_conditions(images, conditions)[0]))[0]
     numeric = np.empty(generator.parameters.size)

@@ -235,6 +235,12 @@ class MethodGAN(MethodBase):
                               f"of the DataLoader (conditions: "
                               f"{', '.join(self.conditions.names) or 'none'})")
         self.energy_condition = self._energy_condition()
+        for other, what in (("EnergyLossWeight", "penalises a wrong sum"),
+                            ("SumFeature", "shows the discriminator the sum")):
+            if o["SumFromData"] and o[other]:
+                raise OptionError(f"SumFromData gives each generated image the sum of a real "
+                                  f"one, so {other}, which {what}, has nothing left to do; "
+                                  f"remove one of them")
         if "AuxiliaryWeight" in o.given and not self.auxiliary:
             raise OptionError(f"AuxiliaryWeight weighs the auxiliary head of GANType=ACGAN; "
                               f"this GAN is GANType={o['GANType']}: remove it or use ACGAN")
@@ -447,14 +453,17 @@ class MethodGAN(MethodBase):
 
     def _fit_transform(self, train_split, log):
         """The training range of the pixels (over ScaleBy): the N and Log scale, and the
-        bounds of every generated pixel."""
+        bounds of every generated pixel; the images' summed intensity (the sum feature's
+        scale, SumFromData's sampler)."""
         maximum, minimum, largest_pixel = -np.inf, np.inf, -np.inf
-        sums = []
+        sums, conditions = [], []
         for events in train_split.read_chunks():
             ratios = self.transform.ratios(events[self.image_name], events)
             maximum, minimum = max(maximum, ratios.max()), min(minimum, ratios.min())
             largest_pixel = max(largest_pixel, float(events[self.image_name].max()))
             sums.append(ratios.sum(axis=1))
+            if len(self.conditions):
+                conditions.append(self.conditions.from_events(events))
         if self.transform.needs_maximum and not maximum > 0:
             raise DataError(f"VarTransform={self.transform.kind} needs a positive largest "
                             f"pixel; the training images' largest is {maximum}")
@@ -464,14 +473,32 @@ class MethodGAN(MethodBase):
                             f"is {largest_pixel:.6g}): every generated pixel would be written "
                             f"as 0; lower it")
         self.transform.maximum, self.transform.minimum = float(maximum), float(minimum)
-        # the sum feature's scale; images that sum to 0 on average still need a finite one
         sums = np.concatenate(sums)
+        if self.options["SumFromData"]:
+            self._fit_sums(sums, conditions, minimum)
+        # the sums' scale; images that sum to 0 on average still need a finite one
         mean, std = float(sums.mean()), float(sums.std())
         self.transform.sum_mean = mean if abs(mean) > 1e-12 else 1.0
         self.transform.sum_std = std if std > 1e-12 * max(abs(mean), 1e-300) else 1.0
         per = f" / {self.transform.condition}" if self.transform.condition else ""
         log.info(self.title, f"VarTransform={self.transform.kind}: training pixels{per} in "
                  f"[{minimum:.6g}, {maximum:.6g}]; generated pixels are kept in this range")
+
+    def _fit_sums(self, sums, conditions, minimum):
+        """SumFromData's sampler of the training sums; it scales images, so their pixels
+        and sums must be positive."""
+        per = f" / {self.transform.condition}" if self.transform.condition else ""
+        if minimum < 0:
+            raise DataError(f"SumFromData scales each generated image to a sum, which needs "
+                            f"pixels >= 0; the training pixels{per} go down to {minimum:.6g}: "
+                            f"select such images away, or train without SumFromData")
+        if np.any(sums <= 0):
+            raise DataError(f"SumFromData draws each generated image's sum from the training "
+                            f"images; {int(np.sum(sums <= 0))} of them sum to 0: select them "
+                            f"away (e.g. a cut on the summed intensity) or train without "
+                            f"SumFromData")
+        raw = np.concatenate(conditions) if conditions else np.empty((len(sums), 0))
+        self.sums = SumSampler.fit(raw, sums, self.conditions, self.seed)
 
     def train(self, dataset, log):
         o = self.options
@@ -486,9 +513,6 @@ class MethodGAN(MethodBase):
         train_split, validation = self._split_validation(dataset.training)
         self._fit_conditions(train_split, log)
         self._fit_transform(train_split, log)
-        if o["SumFromData"]:
-            self.sums = SumSampler.fit(train_split, self.transform, self.image_name,
-                                       self.conditions, self.seed)
         reference = None
         if validation:
             events = validation.read_all()

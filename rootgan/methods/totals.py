@@ -13,8 +13,6 @@ the weights file).
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..errors import DataError
-
 SAMPLE_ROWS = 100_000
 NEIGHBOURS = 10
 # ties (equal conditions) are broken at random: the kept conditions and each query are
@@ -38,18 +36,10 @@ class SumSampler:
             self._tree = cKDTree(points)
 
     @classmethod
-    def fit(cls, split, transform, image_name, conditions, seed):
-        """The sums of the events of ``split`` (a dataset split) with their conditions;
-        ``seed`` picks the rows kept when there are more than SAMPLE_ROWS."""
-        parts = []
-        for events in split.read_chunks():
-            sums = transform.ratios(events[image_name], events).sum(axis=1)
-            raw = conditions.from_events(events) if len(conditions) else np.empty(
-                (len(sums), 0))
-            parts.append(np.column_stack([raw, sums]))
-        rows = np.concatenate(parts) if parts else np.empty((0, len(conditions) + 1))
-        if not len(rows):
-            raise DataError("SumFromData: no training events to take the sums from")
+    def fit(cls, raw_conditions, sums, conditions, seed):
+        """The training events' sums with their raw (n, k) conditions; ``seed`` picks the
+        rows kept when there are more than SAMPLE_ROWS."""
+        rows = np.column_stack([raw_conditions, sums])
         if len(rows) > SAMPLE_ROWS:
             keep = np.random.default_rng([seed, 6]).choice(len(rows), SAMPLE_ROWS,
                                                            replace=False)

@@ -151,10 +151,7 @@ class PixelTransform:
             slope = (r + self.pixel_scale) * np.log1p(self.maximum / self.pixel_scale)
         else:
             slope = np.ones_like(values)
-        slope = np.where(self._inside(r), slope, 0.0)
-        if self.maximum is not None or self.minimum is not None:
-            r = np.clip(r, None if self.minimum is None else self._lowest, self.maximum)
-        return r, slope
+        return self._clipped(r), np.where(self._inside(r), slope, 0.0)
 
     def ratio_slope(self, values):
         """d r / d value at network ``values`` (n, size), float64; 0 where ``r`` is clipped
@@ -164,10 +161,13 @@ class PixelTransform:
     def ratio_inverse(self, values):
         """``r`` (pixels over ScaleBy) of network ``values`` (n, size), float64, within the
         training range."""
-        r = self._unbounded_ratios(values)
-        if self.maximum is not None or self.minimum is not None:
-            r = np.clip(r, None if self.minimum is None else self._lowest, self.maximum)
-        return r
+        return self._clipped(self._unbounded_ratios(values))
+
+    def _clipped(self, r):
+        """``r`` within the training range (as it is when the range is unknown)."""
+        if self.maximum is None and self.minimum is None:
+            return r
+        return np.clip(r, None if self.minimum is None else self._lowest, self.maximum)
 
     def inverse_slope(self, values, events=None):
         """d pixel / d value of ``inverse`` at ``values`` (n, size), float64; 0 where the

@@ -33,7 +33,6 @@ class GAN:
         # (fitted values, backward), backward(d loss / d fitted) -> d loss / d values, all
         # images flat (n, size)
         self.output_stage = output_stage
-        self._stage_backward = None
         # CGAN shows the discriminator the conditions; ACGAN makes it predict them instead
         self.conditions_to_discriminator = bool(conditions_to_discriminator)
         # values computed from each image that the discriminator sees beside it (CaloGAN's
@@ -86,7 +85,8 @@ class GAN:
             raise LayoutError(f"the generator's input ({int(np.prod(generator.input_shape))} "
                               f"values) must hold the latent vector, the "
                               f"{self.condition_dim} conditions"
-                              + (f" and the output stage's {stage_width} targets"
+                              + (f" and the output stage's input ({stage_width} "
+                                 f"value{'s' if stage_width > 1 else ''})"
                                  if stage_width else ""))
         dtype = generator.dtype
         self.generator_loss, self.discriminator_loss = make_losses(
@@ -174,16 +174,14 @@ class GAN:
         return targets
 
     def _fake(self, n, conditions, targets, rng=None, training=True):
-        """``n`` generated images for ``conditions`` and the output stage's ``targets``;
-        in training the stage's backward is kept for the generator update."""
+        """``n`` generated images for ``conditions`` and the output stage's ``targets``,
+        and the stage's backward (None without a stage)."""
         values = self.generator.forward(self._generator_input(n, conditions, rng, targets),
                                         training=training)
         if self.output_stage is None:
-            return values
+            return values, None
         fitted, backward = self.output_stage(values.reshape(n, -1), targets)
-        if training:
-            self._stage_backward = backward
-        return np.ascontiguousarray(fitted, values.dtype).reshape(values.shape)
+        return np.ascontiguousarray(fitted, values.dtype).reshape(values.shape), backward
 
     def _with_conditions(self, images, conditions):
         """The discriminator's input: ``images`` with the conditions (CGAN) and the image
@@ -266,9 +264,9 @@ class GAN:
         Returns ``(discriminator loss, generator loss)``."""
         real, weights = self._checked(real, weights)
         conditions = self._checked_conditions(conditions, real.shape[0])
-        fake = self._fake(real.shape[0], conditions, self._real_targets(real))
+        fake, stage_backward = self._fake(real.shape[0], conditions, self._real_targets(real))
         loss_d = self._discriminator_update(real, weights, fake, conditions)
-        return loss_d, self._generator_update(fake, conditions)
+        return loss_d, self._generator_update(fake, conditions, stage_backward)
 
     def _real_targets(self, real):
         """The output stage's targets: those of the real batch, so each generated image
@@ -282,7 +280,7 @@ class GAN:
         discriminator steps per generator step). Returns the discriminator loss."""
         real, weights = self._checked(real, weights)
         conditions = self._checked_conditions(conditions, real.shape[0])
-        fake = self._fake(real.shape[0], conditions, self._real_targets(real))
+        fake, _ = self._fake(real.shape[0], conditions, self._real_targets(real))
         return self._discriminator_update(real, weights, fake, conditions)
 
     def _checked(self, real, weights):
@@ -362,9 +360,9 @@ class GAN:
         self.last_auxiliary_loss = auxiliary
         return loss_real + loss_fake
 
-    def _generator_update(self, fake, conditions=None):
-        """Generator update through the discriminator's input gradient; ``fake`` must be
-        the generator's last output."""
+    def _generator_update(self, fake, conditions=None, stage_backward=None):
+        """Generator update through the discriminator's input gradient (and the output
+        stage's ``stage_backward``); ``fake`` must come from the generator's last output."""
         G, D = self.generator, self.discriminator
         G.zero_grad()
         # the noise is additive: the gradient reaching the noisy image is fake's gradient
@@ -379,9 +377,9 @@ class GAN:
             loss_g += penalty
             grad_fake = grad_fake + penalty_grad.reshape(grad_fake.shape).astype(
                 grad_fake.dtype)
-        if self.output_stage is not None:
+        if stage_backward is not None:
             grad_fake = np.ascontiguousarray(
-                self._stage_backward(grad_fake.reshape(grad_fake.shape[0], -1)).reshape(
+                stage_backward(grad_fake.reshape(grad_fake.shape[0], -1)).reshape(
                     grad_fake.shape), grad_fake.dtype)
         G.backward(grad_fake, input_grad=False)
         self.generator_optimizer.step()
@@ -411,6 +409,6 @@ class GAN:
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
             part = None if conditions is None else conditions[start:stop]
-            out[start:stop] = self._fake(stop - start, part, None if targets is None else
-                                         targets[start:stop], rng, training=False)
+            out[start:stop], _ = self._fake(stop - start, part, None if targets is None else
+                                            targets[start:stop], rng, training=False)
         return out
