@@ -20,6 +20,7 @@ W1 / floor per observable and the classifier AUC, printed side by side.
 
     python benchmarks/fidelity.py        # 3 samples x 2 contenders, 10 minutes each: 1 hour
     python benchmarks/fidelity.py --samples w --seeds 1 2 3 --budget 600
+    python benchmarks/fidelity.py --seeds 1 2 3 --torch-seeds 1   # one PyTorch reference
     python benchmarks/fidelity.py --contenders rootgan     # train rootgan only (no PyTorch
                                                            # column unless cached and asked)
     python benchmarks/fidelity.py --tag lsgan --macro-args="--gantype lsgan"  # a variant
@@ -289,6 +290,8 @@ def main(argv=None):
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS),
                         choices=CONTENDERS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    parser.add_argument("--torch-seeds", nargs="+", type=int,
+                        help="seeds of the PyTorch baseline (default: --seeds)")
     parser.add_argument("--budget", type=float, default=600.0,
                         help="training seconds per run (default 600)")
     parser.add_argument("--work-dir", default="fidelity_runs")
@@ -311,7 +314,9 @@ def main(argv=None):
             parser.error("--macro-args needs a --tag that names the variant")
         records = [run(sample, contender, seed, args.budget, args.work_dir, args.force, limit,
                        args.macro_args.split(), args.tag)
-                   for contender in args.contenders for seed in args.seeds]
+                   for contender in args.contenders
+                   for seed in (args.torch_seeds or args.seeds if contender == "torch"
+                                else args.seeds)]
         print(table(sample, records), flush=True)
         print(flush=True)
     return 0
