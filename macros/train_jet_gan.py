@@ -26,7 +26,7 @@ The defaults and why (measured with ``benchmarks/fidelity.py``; numbers in the R
 - the summed pT from the data (``SumFromData``): each generated jet is scaled to the
   summed pT over jet pT of one of the 10 training jets nearest in pT, and the generator is
   told it; the network's own sums spread by +-8% where the real ones lie within 1.00-1.06
-  (summed-pT W1 / floor 12.9 -> 0.74);
+  (W jets, 200 s: summed-pT W1 / floor 14.3 -> 0.74);
 - the discriminator learns 4x slower than the generator (5e-5 against 2e-4): at equal
   rates it overfits the 2,250 training jets after ~1,000 epochs; 10x slower (CaloGAN's
   ratio) was worse (QCD jets: mass W1 / floor 2.7 -> 4.6, tau21 1.8 -> 3.3).
@@ -155,8 +155,8 @@ def main(argv=None):
     parser.add_argument("--sum-feature", action=argparse.BooleanOptionalAction, default=False,
                         help="SumFeature: the discriminator also sees each image's summed "
                              "intensity over the jet pT (default off)")
-    # measured (benchmarks/fidelity.py, W jets 200 s): summed-pT W1 / floor 12.9 -> 0.74,
-    # and tau21, non-zero pixels and spectrum 1.3-1.5x closer as well
+    # measured (benchmarks/fidelity.py, W jets 200 s): summed-pT W1 / floor 14.3 -> 0.74,
+    # and tau21, non-zero pixels and spectrum 1.2-1.4x closer as well
     parser.add_argument("--sum-from-data", action=argparse.BooleanOptionalAction,
                         default=True,
                         help="SumFromData: each generated jet is scaled to a summed pT (over "
