@@ -473,21 +473,20 @@ class MethodGAN(MethodBase):
                             f"is {largest_pixel:.6g}): every generated pixel would be written "
                             f"as 0; lower it")
         self.transform.maximum, self.transform.minimum = float(maximum), float(minimum)
+        per = f" / {self.transform.condition}" if self.transform.condition else ""
         sums = np.concatenate(sums)
         if self.options["SumFromData"]:
-            self._fit_sums(sums, conditions, minimum)
+            self._fit_sums(sums, conditions, minimum, per)
         # the sums' scale; images that sum to 0 on average still need a finite one
         mean, std = float(sums.mean()), float(sums.std())
         self.transform.sum_mean = mean if abs(mean) > 1e-12 else 1.0
         self.transform.sum_std = std if std > 1e-12 * max(abs(mean), 1e-300) else 1.0
-        per = f" / {self.transform.condition}" if self.transform.condition else ""
         log.info(self.title, f"VarTransform={self.transform.kind}: training pixels{per} in "
                  f"[{minimum:.6g}, {maximum:.6g}]; generated pixels are kept in this range")
 
-    def _fit_sums(self, sums, conditions, minimum):
+    def _fit_sums(self, sums, conditions, minimum, per):
         """SumFromData's sampler of the training sums; it scales images, so their pixels
-        and sums must be positive."""
-        per = f" / {self.transform.condition}" if self.transform.condition else ""
+        (over ScaleBy: ``per``) and sums must be positive."""
         if minimum < 0:
             raise DataError(f"SumFromData scales each generated image to a sum, which needs "
                             f"pixels >= 0; the training pixels{per} go down to {minimum:.6g}: "

@@ -13,7 +13,8 @@ the weights file).
 import numpy as np
 from scipy.spatial import cKDTree
 
-SAMPLE_ROWS = 100_000
+from .conditions import SAMPLE_ROWS  # as many rows as the conditions' own sample
+
 NEIGHBOURS = 10
 # ties (equal conditions) are broken at random: the kept conditions and each query are
 # moved by this much (in standard deviations, far below any real difference), so a query

@@ -235,15 +235,14 @@ class SumNormalisation:
         # pixels that scaling would push past the training maximum are held there and the
         # rest scaled to make up the sum (so the bound does not cut the total)
         top = np.inf if t.maximum is None else t.maximum
+        # a (nearly) empty image cannot be scaled up to a total: at most 1000-fold, which
+        # keeps the gradient finite (the collapse guard reacts to empty images)
+        floor = 1e-3 * np.abs(sums)
         capped = np.zeros(r.shape, bool)
         while True:
             free = np.where(capped, 0.0, r).sum(axis=1, keepdims=True)
-            # a (nearly) empty image cannot be scaled up to a total: at most 1000-fold,
-            # which keeps the gradient finite (the collapse guard reacts to empty images)
-            floor = 1e-3 * np.abs(sums)
             current = np.maximum(free, floor)
-            remaining = sums - capped.sum(axis=1, keepdims=True) * top if np.isfinite(top) \
-                else sums
+            remaining = sums - np.where(capped, top, 0.0).sum(axis=1, keepdims=True)
             factor = np.maximum(remaining, 0.0) / np.maximum(current, 1e-300)
             over = ~capped & (r * factor > top)
             if not over.any():
