@@ -858,8 +858,8 @@ class MinibatchDiscrimination(Layer):
         self._prepare(n)
         if self.closeness.shape[0] != n:  # pairwise terms are sized by the batch itself
             self.closeness = self._empty(n, n, self.kernels)
-        self.x = x
-        np.matmul(x, self.params["weight"], out=self.m[:n])
+        self.x = np.ascontiguousarray(x)
+        norm.minibatch_project(self.x, self.params["weight"], self.m[:n])
         self.y[:n, :self.input_size] = x
         norm.minibatch_features(self.m[:n], self.kernels, self.dims, self.closeness,
                                 self.y[:n, self.input_size:])
@@ -870,10 +870,9 @@ class MinibatchDiscrimination(Layer):
         dy = np.ascontiguousarray(dy, self.dtype)
         norm.minibatch_backward(self.m[:n], self.closeness, np.ascontiguousarray(
             dy[:, self.input_size:]), self.kernels, self.dims, self.dm[:n])
-        if need_dw:
-            self.grads["weight"] += self.x.T @ self.dm[:n]
+        norm.minibatch_project_backward(self.x, self.params["weight"], self.dm[:n],
+                                        self.grads["weight"], self.dx[:n], need_dx, need_dw)
         if not need_dx:
             return None
-        np.matmul(self.dm[:n], self.params["weight"].T, out=self.dx[:n])
         self.dx[:n] += dy[:, :self.input_size]
         return self.dx[:n]
