@@ -51,19 +51,21 @@ COLUMNS = ("energy response", "width x", "core fraction")
 
 def gan_options(args):
     gantype, discriminator, phase = GANTYPES[args.gantype]
+    discriminator = args.discriminator or discriminator
     transform = "VarTransform=Scale:ScaleBy=energy"
     if args.transform == "Log":
         # cell energies relative to the incident energy; PixelScale in units of it
         transform = f"VarTransform=Log:ScaleBy=energy:PixelScale={args.pixel_scale:g}"
     budget = f",MaxTime={args.budget:g}" if args.budget else ""
     return (f"!H:!V:GANType={gantype}:InputLayout=1|25|25:LatentDim={args.latent}:"
-            f"GeneratorLayout={GENERATOR}:DiscriminatorLayout={discriminator}:"
+            f"GeneratorLayout={args.generator}:DiscriminatorLayout={discriminator}:"
             f"{transform}:PixelFloor={args.pixel_floor}:"
             f"RandomSeed={args.seed}:ValidationSize=10%:SelectBy=PHYSICS:Geometry=CALO:"
             f"CheckpointEvery=50:SumFeature={args.sum_feature}:SumFromData={args.sum_from_data}:"
             f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
             f"GeneratorLearningRate={args.learning_rate},"
-            f"DiscriminatorLearningRate={args.d_learning_rate}{phase}")
+            f"DiscriminatorLearningRate={args.d_learning_rate}{phase}"
+            + (f":{args.options}" if args.options else ""))
 
 
 def per_bin_table(path, bins=5):
@@ -131,6 +133,10 @@ def main(argv=None):
                              "unless --d-learning-rate is given)")
     parser.add_argument("--d-learning-rate", type=float,
                         help="the discriminator's learning rate (default: --learning-rate)")
+    parser.add_argument("--generator", default=GENERATOR,
+                        help="generator layout (default: dense, see GENERATOR)")
+    parser.add_argument("--discriminator",
+                        help="discriminator layout (default: the --gantype's)")
     parser.add_argument("--latent", type=int, default=32, help="latent dimension (default 32)")
     parser.add_argument("--pixel-floor", type=float, default=0.001,
                         help="generated cells below this energy [GeV] are zero (default 1 MeV)")
@@ -148,6 +154,10 @@ def main(argv=None):
                         help="SumFromData: each generated shower is scaled to a deposit (over "
                              "the incident energy) drawn from training showers of the nearest "
                              "energy (default on)")
+    parser.add_argument("--options", default="",
+                        help="more GAN options, ':'-separated, added to the booked option "
+                             "string (e.g. 'LabelSmoothing=0.1:InstanceNoise=0.1'); one the "
+                             "macro already sets is refused (given twice)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out-dir", default="calo_cgan",
                         help="folder for the Factory file, weights and plots (default calo_cgan)")

@@ -92,7 +92,8 @@ def gan_options(args):
             f"SumFromData={args.sum_from_data}:"
             f"TrainingStrategy=MaxEpochs={args.epochs}{budget},BatchSize={args.batch_size},"
             f"GeneratorLearningRate={args.learning_rate},"
-            f"DiscriminatorLearningRate={args.d_learning_rate}")
+            f"DiscriminatorLearningRate={args.d_learning_rate}"
+            + (f":{args.options}" if args.options else ""))
 
 
 def main(argv=None):
@@ -162,6 +163,10 @@ def main(argv=None):
                         help="SumFromData: each generated jet is scaled to a summed pT (over "
                              "the jet pT) drawn from training jets of the nearest pT (default "
                              "on)")
+    parser.add_argument("--options", default="",
+                        help="more GAN options, ':'-separated, added to the booked option "
+                             "string (e.g. 'LabelSmoothing=0.1:InstanceNoise=0.1'); one the "
+                             "macro already sets is refused (given twice)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out-dir", default="jet_gan",
                         help="folder for the Factory file, weights and plots (default jet_gan)")

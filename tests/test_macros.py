@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import uproot
 
+from rootgan.io.weights import read_weights
+
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT_DIR, "data"))
 import make_jet_images  # noqa: E402  (a data script, imported for its preprocessing)
@@ -26,7 +28,7 @@ def _run(script, *args, cwd):
 def trained_jets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("macros")
     output = _run("train_jet_gan.py", "--epochs", "2", "--test", "300", "--train", "600",
-                  "--out-dir", "run", cwd=folder)
+                  "--options", "LabelSmoothing=0.05", "--out-dir", "run", cwd=folder)
     return folder, output
 
 
@@ -39,7 +41,8 @@ def test_train_jet_gan_trains_generates_and_plots(trained_jets):
         assert observable in output
     for name in ("mean_images.png", "mass.png", "tau21.pdf", "pixel_spectrum.png"):
         assert (run / "dataset" / "plots" / "GAN" / name).stat().st_size > 10_000
-    assert (run / "dataset" / "weights" / "JetGAN_GAN.weights.root").exists()
+    weights = read_weights(str(run / "dataset" / "weights" / "JetGAN_GAN.weights.root"))
+    assert weights.options["LabelSmoothing"] == 0.05  # booked from --options
     with uproot.open(run / "jet_gan.root") as handle:
         folder = handle["dataset/Method_GAN/GAN/Evaluation"]
         metrics = folder["metrics"].arrays(library="np")
@@ -68,6 +71,16 @@ def test_train_jet_gan_learns_w_and_qcd_jets_with_the_class_as_acgan_condition(t
         metrics = handle["dataset/Method_GAN/GAN/Evaluation/metrics"].arrays(library="np")
         # one row group per class besides all jets
         assert len(np.unique(metrics["condition_low"])) == 3
+
+
+@pytest.mark.parametrize("script", ["train_jet_gan.py", "train_calo_cgan.py"])
+def test_training_macros_refuse_an_extra_option_they_set_themselves(tmp_path, script):
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT_DIR, "macros", script), "--epochs", "1",
+         "--options", "LabelSmoothing=0.1:SumFromData=False", "--out-dir", "run"],
+        cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "option SumFromData is given twice" in result.stderr
 
 
 def test_generate_and_compare_macros_work_from_the_weights_file(trained_jets):
