@@ -337,3 +337,31 @@ def test_sum_from_data_rejects_options_it_makes_pointless(blob_file, workdir, ot
     with pytest.raises(OptionError, match=f"so {other.split('=')[0]}, which"):
         factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", f"{DENSE}:GANType=CGAN:"
                            f"VarTransform=Log:SumFromData=True:{other}")
+
+
+# -- symmetries of the real images -------------------------------------------------------
+
+def _versions(image, kind):
+    mirrored = [image, image[..., ::-1], image[..., ::-1, :], image[..., ::-1, ::-1]]
+    if kind == "SQUARE":
+        mirrored += [m.swapaxes(-1, -2) for m in mirrored]
+    return mirrored
+
+
+@pytest.mark.parametrize("kind,count", [("REFLECT", 4), ("SQUARE", 8)])
+def test_symmetry_gives_each_real_image_one_of_its_symmetries_drawn_uniformly(
+        blob_file, workdir, kind, count):
+    factory, method = book(blob_file, f"{DENSE}:Symmetry={kind}:TrainingStrategy=MaxEpochs=1")
+    factory.TrainAllMethods()  # the option is wired into training
+    image = np.arange(64, dtype=np.float32).reshape(1, 8, 8)  # no symmetry of its own
+    out = method._symmetric(np.repeat(image[None], 4000, axis=0), np.random.default_rng(1))
+    versions = _versions(image, kind)
+    which = [next(i for i, v in enumerate(versions) if np.array_equal(o, v)) for o in out]
+    counts = np.bincount(which, minlength=count)
+    assert len(counts) == count and counts.min() > 0.8 * 4000 / count
+
+
+def test_symmetry_square_needs_square_images(blob_file, workdir):
+    with pytest.raises(OptionError, match="Symmetry=SQUARE swaps x and y, which needs square "
+                                          "images; InputLayout=1\\|4\\|16 is not"):
+        book(blob_file, f"{DENSE.replace('1|8|8', '1|4|16')}:Symmetry=SQUARE")

@@ -146,6 +146,12 @@ class MethodGAN(MethodBase):
                    "intensity over ScaleBy drawn from the training images with the nearest "
                    "conditions, which the generator is given: the GAN learns the shape, the "
                    "data give the total"),
+            Option("Symmetry", "enum", "NONE", "symmetries of the real images, which each "
+                   "training batch gets at random so the discriminator sees more distinct "
+                   "real images: REFLECT (x -> -x and y -> -y, each with probability 1/2), "
+                   "SQUARE (REFLECT and x <-> y: the 8 symmetries of a square image, e.g. "
+                   "showers at normal incidence); NONE for images with a preferred "
+                   "orientation (preprocessed jets)", allowed=("NONE", "REFLECT", "SQUARE")),
             Option("WeightClip", "float", None, "bound of the critic's weights, clipped after "
                    "each critic update; 0 = off (default 0; with the WASSERSTEIN loss 0.01 "
                    "unless a discriminator layer uses SPECTRALNORM)", minimum=0),
@@ -214,6 +220,10 @@ class MethodGAN(MethodBase):
             raise OptionError(f"InputLayout={'|'.join(map(str, self.image_shape))} has "
                               f"{int(np.prod(self.image_shape))} values, but the DataLoader's "
                               f"{self.image_name!r} has {image_size}")
+        if o["Symmetry"] == "SQUARE" and self.image_shape[1] != self.image_shape[2]:
+            raise OptionError(f"Symmetry=SQUARE swaps x and y, which needs square images; "
+                              f"InputLayout={'|'.join(map(str, self.image_shape))} is not: use "
+                              f"Symmetry=REFLECT")
         self.generator_layout, self.discriminator_layout = g_layout, d_layout
         self.generator = build_network(
             g_layout, (self.latent_dim + len(self.conditions) + int(o["SumFromData"]),),
@@ -567,6 +577,21 @@ class MethodGAN(MethodBase):
                     self._checkpoint(gan, state)
                 state.phase_seconds += time.perf_counter() - start
 
+    def _symmetric(self, images, rng):
+        """``images`` (n, d, h, w), each mirrored in x and in y (and, SQUARE, transposed) with
+        probability 1/2: one of the symmetries Symmetry declares, drawn uniformly."""
+        kind = self.options["Symmetry"]
+        if kind == "NONE":
+            return images
+        images = np.array(images)
+        for axis in (-1, -2):
+            chosen = rng.random(len(images)) < 0.5
+            images[chosen] = np.flip(images[chosen], axis)
+        if kind == "SQUARE":
+            chosen = rng.random(len(images)) < 0.5
+            images[chosen] = images[chosen].swapaxes(-1, -2)
+        return images
+
     def _new_optimizers(self, gan, phase, state):
         """Fresh optimizers for ``phase``; the discriminator's learning rate carries the
         collapse guard's reductions."""
@@ -599,8 +624,8 @@ class MethodGAN(MethodBase):
                 if len(batch["weight"]) == 1 and self._has_batch_norm:
                     bar.update(1)  # one event has no batch statistics: the epoch's remainder
                     continue
-                real = self.transform.forward(batch[self.image_name], batch).reshape(
-                    (-1,) + self.image_shape)
+                real = self._symmetric(self.transform.forward(
+                    batch[self.image_name], batch).reshape((-1,) + self.image_shape), rng)
                 weights = batch["weight"].astype(np.float32)
                 conditions = self._network_conditions(batch)
                 pending.append((real, weights, conditions))
