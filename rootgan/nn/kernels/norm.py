@@ -197,8 +197,7 @@ def minibatch_project_backward(x, w, dm, dw, dx, need_dx, need_dw):
 
 # pairs farther apart than this count as not alike at all: exp(-50) ~ 2e-22 is below the
 # float32 resolution of a feature (>= 1, the self term), and exp(-d) of the distances a
-# trained layer reaches (hundreds) would be subnormal floats, which made every later
-# arithmetic of the discriminator ~15x slower
+# trained layer can reach (beyond 87) would be subnormal floats, slow on x86
 FARTHEST_DISTANCE = 50.0
 
 
