@@ -352,7 +352,10 @@ def _versions(image, kind):
 def test_symmetry_gives_each_real_image_one_of_its_symmetries_drawn_uniformly(
         blob_file, workdir, kind, count):
     factory, method = book(blob_file, f"{DENSE}:Symmetry={kind}:TrainingStrategy=MaxEpochs=1")
-    factory.TrainAllMethods()  # the option is wired into training
+    batches, draw = [], method._symmetric
+    method._symmetric = lambda images, rng: batches.append(images.shape) or draw(images, rng)
+    factory.TrainAllMethods()
+    assert batches and all(shape[1:] == (1, 8, 8) for shape in batches)  # every real batch
     image = np.arange(64, dtype=np.float32).reshape(1, 8, 8)  # no symmetry of its own
     out = method._symmetric(np.repeat(image[None], 4000, axis=0), np.random.default_rng(1))
     versions = _versions(image, kind)
