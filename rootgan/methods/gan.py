@@ -579,11 +579,11 @@ class MethodGAN(MethodBase):
 
     def _symmetric(self, images, rng):
         """``images`` (n, d, h, w), each mirrored in x and in y (and, SQUARE, transposed) with
-        probability 1/2: one of the symmetries Symmetry declares, drawn uniformly."""
+        probability 1/2, in place: one of the symmetries Symmetry declares, drawn uniformly.
+        The transformed batch is the training step's own array, so no copy is needed."""
         kind = self.options["Symmetry"]
         if kind == "NONE":
             return images
-        images = np.array(images)
         for axis in (-1, -2):
             chosen = rng.random(len(images)) < 0.5
             images[chosen] = np.flip(images[chosen], axis)
