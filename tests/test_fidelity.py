@@ -14,6 +14,7 @@ import pytest
 from rootgan import DataError, OptionError, TMVA
 from rootgan.io.weights import read_weights
 from rootgan.methods.gan import GUARD_REACTIONS, MethodGAN, TrainingState
+from rootgan.methods.quanta import whole_quanta
 from rootgan.methods.transforms import PixelTransform
 
 from . import test_gan_method
@@ -368,3 +369,50 @@ def test_symmetry_square_needs_square_images(blob_file, workdir):
     with pytest.raises(OptionError, match="Symmetry=SQUARE swaps x and y, which needs square "
                                           "images; InputLayout=1\\|4\\|16 is not"):
         book(blob_file, f"{DENSE.replace('1|8|8', '1|4|16')}:Symmetry=SQUARE")
+
+
+# -- whole quanta (PixelQuantum) ---------------------------------------------------------
+
+def test_whole_quanta_keep_each_image_sum_and_make_every_pixel_a_multiple_of_its_quantum():
+    rng = np.random.default_rng(5)
+    images = (rng.exponential(0.01, (200, 64)) * (rng.random((200, 64)) < 0.7)).astype(
+        np.float32)
+    images[3] = 0  # an empty image stays empty
+    images[4, 0] = -0.002  # negative pixels count as empty
+    out = whole_quanta(images, 0.004, rng)
+    sums = np.clip(images, 0, None).sum(axis=1)
+    np.testing.assert_allclose(out.sum(axis=1), sums, rtol=1e-5)
+    counted = sums > 0
+    quanta = np.maximum(1, np.rint(sums[counted] / 0.004))
+    multiples = out[counted] / (sums[counted] / quanta)[:, None]
+    np.testing.assert_allclose(multiples, np.rint(multiples), atol=1e-3)
+    assert np.all(out[3] == 0) and out[4, 0] == 0 and out.min() >= 0
+    # fewer lit pixels: those below a quantum are lit only now and then
+    assert (out > 0).sum() < (images > 0).sum()
+
+
+def test_whole_quanta_keep_each_pixel_on_average():
+    image = np.random.default_rng(2).exponential(0.002, (1, 64)).astype(np.float32)
+    draws = 20000
+    out = whole_quanta(np.repeat(image, draws, axis=0), 0.004, np.random.default_rng(3))
+    quantum = image.sum() / np.rint(image.sum() / 0.004)
+    # each pixel is floor or ceil of its share of quanta: a Bernoulli spread around its mean
+    share = image[0] / quantum
+    spread = quantum * np.sqrt((share - np.floor(share)) * (np.ceil(share) - share) / draws)
+    assert np.all(np.abs(out.mean(axis=0) - image[0]) <= 5 * spread + 1e-7)
+    assert np.all((out <= quantum * np.ceil(share) * (1 + 1e-5))
+                  & (out >= quantum * np.floor(share) * (1 - 1e-5)))
+
+
+def test_pixel_quantum_makes_generated_images_of_whole_quanta(blob_file, workdir):
+    factory, method = book(blob_file, f"{DENSE}:VarTransform=Log:PixelQuantum=0.5:"
+                                      f"TrainingStrategy=MaxEpochs=1")
+    factory.TrainAllMethods()
+    pixels = method.generate(50, seed=4).reshape(50, -1)
+    lit = pixels.sum(axis=1) > 0
+    quanta = pixels[lit] / (pixels[lit].sum(axis=1)
+                            / np.maximum(1, np.rint(pixels[lit].sum(axis=1) / 0.5)))[:, None]
+    np.testing.assert_allclose(quanta, np.rint(quanta), atol=1e-3)
+    factory, method = book(blob_file, f"{DENSE}:PixelQuantum=1000:TrainingStrategy=MaxEpochs=1")
+    with pytest.raises(DataError, match="PixelQuantum=1000 is above every training pixel"):
+        factory.TrainAllMethods()

@@ -29,6 +29,7 @@ from ..nn.losses import make_losses
 from ..options import Option, OptionSet
 from .base import GAN_KIND, MethodBase, register_method
 from .conditions import ConditionSpace
+from .quanta import whole_quanta
 from .totals import SumSampler
 from .transforms import USES_SCALE_BY, PixelTransform, SumFeature, SumNormalisation
 
@@ -166,6 +167,10 @@ class MethodGAN(MethodBase):
                    "number or by a condition (the jet pT, the incident energy) first"),
             Option("PixelFloor", "float", 0.0, "generated pixels below it are written as 0",
                    minimum=0),
+            Option("PixelQuantum", "float", 0.0, "generated pixels become whole numbers of "
+                   "quanta of about this size (pixel units; each image's sum kept, a pixel's "
+                   "expectation kept), as a counting detector's (GFlash spots, ADC counts); "
+                   "applied before PixelFloor; 0 = off", minimum=0),
             Option("ValidationSize", "custom", 0.1, "fraction (10%, 0.1) or count of training "
                    "events held out to pick the best epoch; 0 = none", convert=_validation_size,
                    expects="fraction or count"),
@@ -477,6 +482,11 @@ class MethodGAN(MethodBase):
         if self.transform.needs_maximum and not maximum > 0:
             raise DataError(f"VarTransform={self.transform.kind} needs a positive largest "
                             f"pixel; the training images' largest is {maximum}")
+        quantum = self.options["PixelQuantum"]
+        if quantum > largest_pixel:
+            raise DataError(f"PixelQuantum={quantum:g} is above every training pixel (the "
+                            f"largest is {largest_pixel:.6g}): no real image is made of such "
+                            f"quanta; give the detector's quantum in the images' units")
         floor = self.options["PixelFloor"]
         if floor > largest_pixel:
             raise DataError(f"PixelFloor={floor:g} is above every training pixel (the largest "
@@ -854,6 +864,8 @@ class MethodGAN(MethodBase):
         values = gan.generate(n, batch_size, rng, conditions,
                               self._drawn_sums(n, rng, raw_conditions)).reshape(n, -1)
         pixels = self.transform.inverse(values, events)
+        if self.options["PixelQuantum"]:
+            pixels = whole_quanta(pixels, self.options["PixelQuantum"], rng)
         if self.options["PixelFloor"]:
             pixels[pixels < self.options["PixelFloor"]] = 0
         return pixels
