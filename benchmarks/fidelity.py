@@ -35,6 +35,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -208,7 +209,9 @@ def run(sample, contender, seed, budget, work_dir, force=False, limit=None, macr
     if os.path.exists(record_path) and not force:
         with open(record_path) as handle:
             return json.load(handle)
-    os.makedirs(folder, exist_ok=True)
+    # a rerun starts from an empty folder: no file of the previous run is read as this one's
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
     train_path, test_path = split_sample(sample, work_dir, limit)
     tree = SAMPLES[sample][1]
     with uproot.open(test_path)[tree] as source:
