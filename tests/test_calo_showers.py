@@ -64,3 +64,7 @@ def test_train_calo_cgan_prints_the_per_energy_bin_table(tmp_path, gantype, trai
     assert len(rows) == 5  # one row of W1 / floor per energy bin
     plots = tmp_path / "run" / "dataset" / "plots" / "GAN"
     assert (plots / "energy_response.png").stat().st_size > 10_000
+    with uproot.open(tmp_path / "run" / "calo_gan.root") as handle:
+        cells = handle["dataset/Method_GAN/GAN/GeneratedTree"]["image"].array(library="np")
+    # whole GFlash spots of about 4 MeV (--pixel-quantum): no cell between 0 and a spot
+    assert cells[cells > 0].min() > 0.0039
