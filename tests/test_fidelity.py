@@ -191,7 +191,7 @@ def test_fidelity_benchmark_runs_both_contenders_side_by_side(tmp_path):
 
 def test_sum_feature_shows_the_discriminator_the_total_relative_to_the_training_mean(
         blob_file, workdir):
-    from rootgan.methods.transforms import SumFeature
+    from rootgan.methods.features import SumFeature
 
     factory, method = book(blob_file, f"{DENSE}:VarTransform=Log:SumFeature=True:"
                                       f"TrainingStrategy=MaxEpochs=2,BatchSize=32")
@@ -416,3 +416,53 @@ def test_pixel_quantum_makes_generated_images_of_whole_quanta(blob_file, workdir
     factory, method = book(blob_file, f"{DENSE}:PixelQuantum=1000:TrainingStrategy=MaxEpochs=1")
     with pytest.raises(DataError, match="PixelQuantum=1000 is above every training pixel"):
         factory.TrainAllMethods()
+
+
+# -- the discriminator's mass feature ----------------------------------------------------
+
+def test_mass_feature_is_the_jet_mass_over_summed_pt_and_its_gradient_matches_finite_differences():
+    from rootgan.evaluation.jets import image_mass_pt
+    from rootgan.methods.features import MassFeature
+
+    images = blobs(6, seed=4)
+    shape = (1, 8, 8)
+    t = PixelTransform("Log", 0.5, maximum=float(images.max()), minimum=0.0)
+    feature = MassFeature(t, shape, mean=0.3)
+    values = t.forward(images)
+    shown, backward = feature(values)
+    mass, _ = image_mass_pt(images, shape=(8, 8))
+    np.testing.assert_allclose(shown[:, 0], mass / images.sum(axis=1) / 0.3 - 1, rtol=1e-4)
+    grad = backward(np.arange(1.0, 7.0)[:, None])
+    for event, pixel in ((0, 27), (3, 0), (5, 63)):
+        step = np.zeros_like(values, dtype=np.float64)
+        step[event, pixel] = 1e-6
+        numeric = (feature(values + step)[0] - feature(values - step)[0])[event, 0] / 2e-6
+        assert grad[event, pixel] == pytest.approx((event + 1) * numeric, rel=1e-4, abs=1e-9)
+    # an image of one lit pixel has no mass to grow: no gradient, not a division by 0
+    single = np.zeros((1, 64))
+    single[0, 20] = values.max()
+    assert np.all(feature(single)[1](np.ones((1, 1))) == 0)
+
+
+def test_mass_and_sum_features_reach_the_discriminator_side_by_side(blob_file, workdir):
+    from rootgan.evaluation.jets import image_mass_pt
+
+    factory, method = book(blob_file, f"{DENSE}:Geometry=JET:VarTransform=Log:MassFeature=True:"
+                                      f"SumFeature=True:TrainingStrategy=MaxEpochs=1")
+    assert method.discriminator.input_shape == (64 + 2,)
+    factory.TrainAllMethods()
+    features = method._image_features()
+    assert features.width == 2
+    real = blobs(300)
+    mass, _ = image_mass_pt(real, shape=(8, 8))
+    # the mean over the training part of the blobs (the split's 90%, so within a few %)
+    assert method.mass_mean == pytest.approx((mass / real.sum(axis=1)).mean(), rel=0.05)
+    values = method.transform.forward(real[:4])
+    shown, backward = features(values)
+    assert shown.shape == (4, 2)
+    both = backward(np.ones((4, 2)))
+    parts = [part(values)[1](np.ones((4, 1))) for part in features.parts]
+    np.testing.assert_allclose(both, parts[0] + parts[1])
+    with pytest.raises(OptionError, match="MassFeature needs each pixel's \\(eta, phi\\), "
+                                          "which Geometry=JET gives"):
+        book(blob_file, f"{DENSE}:MassFeature=True")

@@ -31,7 +31,8 @@ from .base import GAN_KIND, MethodBase, register_method
 from .conditions import ConditionSpace
 from .quanta import whole_quanta
 from .totals import SumSampler
-from .transforms import USES_SCALE_BY, PixelTransform, SumFeature, SumNormalisation
+from .features import ImageFeatures, MassFeature, SumFeature
+from .transforms import USES_SCALE_BY, PixelTransform, SumNormalisation
 
 COLLAPSE_LOSS = 0.01     # a discriminator loss below this ...
 COLLAPSE_EPOCHS = 3      # ... for this many epochs in a row is a collapse
@@ -143,6 +144,9 @@ class MethodGAN(MethodBase):
             Option("SumFeature", "bool", False, "the discriminator also sees each image's "
                    "summed intensity over ScaleBy, relative to the training mean (CaloGAN's "
                    "total-energy feature)"),
+            Option("MassFeature", "bool", False, "the discriminator also sees each jet "
+                   "image's mass over its summed pT (pixels as massless particles at their "
+                   "eta, phi; Geometry=JET), relative to the training mean"),
             Option("SumFromData", "bool", False, "each generated image is scaled to a summed "
                    "intensity over ScaleBy drawn from the training images with the nearest "
                    "conditions, which the generator is given: the GAN learns the shape, the "
@@ -250,6 +254,13 @@ class MethodGAN(MethodBase):
                               f"of the DataLoader (conditions: "
                               f"{', '.join(self.conditions.names) or 'none'})")
         self.energy_condition = self._energy_condition()
+        if o["MassFeature"] and o["Geometry"] != "JET":
+            raise OptionError(f"MassFeature needs each pixel's (eta, phi), which Geometry=JET "
+                              f"gives; this GAN has Geometry={o['Geometry']}: add "
+                              f"Geometry=JET (jet images over [-1.25, 1.25]) or remove "
+                              f"MassFeature")
+        # the training jets' mean mass over summed pT (MassFeature's scale; set in training)
+        self.mass_mean = 1.0
         for other, what in (("EnergyLossWeight", "penalises a wrong sum"),
                             ("SumFeature", "shows the discriminator the sum")):
             if o["SumFromData"] and o[other]:
@@ -301,8 +312,9 @@ class MethodGAN(MethodBase):
         sees the conditions as channels or appended to its flat input."""
         o = self.options
         texts = split_layout(self.discriminator_layout)
-        # attached to the image: the conditions (CGAN) and the summed intensity
-        k = (0 if self.auxiliary else len(self.conditions)) + int(o["SumFeature"])
+        # attached to the image: the conditions (CGAN), the summed intensity and the mass
+        k = (0 if self.auxiliary else len(self.conditions)) + int(o["SumFeature"]) \
+            + int(o["MassFeature"])
         shape = self.image_shape
         if self.auxiliary:
             extra = sum(1 if c is None else len(c) for c in classes)
@@ -396,10 +408,18 @@ class MethodGAN(MethodBase):
                 "conditions_to_discriminator": not self.auxiliary,
                 "auxiliary": self._auxiliary_head(),
                 "generator_penalty": (self._energy_penalty if self.energy_condition else None),
-                "image_features": SumFeature(self.transform) if self.options["SumFeature"]
-                else None,
+                "image_features": self._image_features(),
                 "output_stage": SumNormalisation(self.transform) if self.options["SumFromData"]
                 else None}
+
+    def _image_features(self):
+        """What the discriminator sees besides the pixels (SumFeature, MassFeature)."""
+        parts = []
+        if self.options["SumFeature"]:
+            parts.append(SumFeature(self.transform))
+        if self.options["MassFeature"]:
+            parts.append(MassFeature(self.transform, self.image_shape, self.mass_mean))
+        return None if not parts else parts[0] if len(parts) == 1 else ImageFeatures(parts)
 
     def _energy_penalty(self, fake, conditions):
         """EnergyLossWeight x mean(|sum of pixels - E| / E) over generated images (pixels
@@ -471,9 +491,13 @@ class MethodGAN(MethodBase):
         bounds of every generated pixel; the images' summed intensity (the sum feature's
         scale, SumFromData's sampler)."""
         maximum, minimum, largest_pixel = -np.inf, np.inf, -np.inf
-        sums, conditions = [], []
+        sums, conditions, masses = [], [], []
+        mass = MassFeature(self.transform, self.image_shape) if self.options["MassFeature"] \
+            else None
         for events in train_split.read_chunks():
             ratios = self.transform.ratios(events[self.image_name], events)
+            if mass is not None:
+                masses.append(mass.ratios(np.asarray(ratios, np.float64))[0])
             maximum, minimum = max(maximum, ratios.max()), min(minimum, ratios.min())
             largest_pixel = max(largest_pixel, float(events[self.image_name].max()))
             sums.append(ratios.sum(axis=1))
@@ -501,6 +525,9 @@ class MethodGAN(MethodBase):
         mean, std = float(sums.mean()), float(sums.std())
         self.transform.sum_mean = mean if abs(mean) > 1e-12 else 1.0
         self.transform.sum_std = std if std > 1e-12 * max(abs(mean), 1e-300) else 1.0
+        if masses:
+            mass_mean = float(np.concatenate(masses).mean())
+            self.mass_mean = mass_mean if mass_mean > 0 else 1.0
         log.info(self.title, f"VarTransform={self.transform.kind}: training pixels{per} in "
                  f"[{minimum:.6g}, {maximum:.6g}]; generated pixels are kept in this range")
 

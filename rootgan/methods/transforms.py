@@ -181,29 +181,6 @@ class PixelTransform:
         return (r * self._per_event(events or {}, r.shape[0])).astype(np.float32)
 
 
-class SumFeature:
-    """The discriminator's view of each image's summed intensity (CaloGAN's total-energy
-    feature, Paganini et al. 2018): the sum of ``r`` over the pixels (the deposit over the
-    incident energy, the summed pixel pT over the jet pT) relative to the training images'
-    mean, minus 1. A small discriminator cannot add up exponentiated Log pixels to 1%
-    precision by itself; shown the sum, it can learn to weigh a wrong total. Divided by the
-    mean, not the (much smaller) spread: standardised, the feature let the discriminator
-    win outright within a few epochs on the W jets."""
-
-    width = 1
-
-    def __init__(self, transform):
-        self.transform = transform
-
-    def __call__(self, images, conditions=None):
-        values = np.asarray(images, np.float64).reshape(images.shape[0], -1)
-        t = self.transform
-        r, slope = t.ratios_and_slopes(values)
-        feature = r.sum(axis=1, keepdims=True) / t.sum_mean - 1
-        slope = slope / t.sum_mean
-        return feature, lambda grad: np.asarray(grad, np.float64).reshape(-1, 1) * slope
-
-
 class SumNormalisation:
     """SumFromData's output stage: each generated image is rescaled, in the space of ``r``
     (pixels over ScaleBy), to a given summed intensity: in training the sum of the real
