@@ -30,15 +30,18 @@ def _grid(shape, extent):
     return eta.ravel(), phi.ravel()
 
 
+def pixel_directions(shape=(25, 25), extent=JET_EXTENT):
+    """(4, rows * columns): (E, px, py, pz) of a massless particle of unit pT at each
+    pixel's (eta, phi) (rows = phi bins, columns = eta bins)."""
+    eta, phi = _grid(shape, extent)
+    return np.stack([np.cosh(eta), np.cos(phi), np.sin(phi), np.sinh(eta)])
+
+
 def image_mass_pt(images, shape=(25, 25), extent=JET_EXTENT):
     """Invariant mass and transverse momentum of each image (rows = phi bins, columns =
     eta bins), pixels as massless particles. Returns two float64 arrays."""
     pixels = np.asarray(images, np.float64).reshape(len(images), -1)
-    eta, phi = _grid(shape, extent)
-    px = pixels @ np.cos(phi)
-    py = pixels @ np.sin(phi)
-    pz = pixels @ np.sinh(eta)
-    energy = pixels @ np.cosh(eta)
+    energy, px, py, pz = (pixels @ pixel_directions(shape, extent).T).T
     mass2 = energy ** 2 - px ** 2 - py ** 2 - pz ** 2
     return np.sqrt(np.clip(mass2, 0, None)), np.hypot(px, py)
 

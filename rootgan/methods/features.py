@@ -6,7 +6,7 @@ input (``image_features``)."""
 
 import numpy as np
 
-from ..evaluation.jets import JET_EXTENT, pixel_centres
+from ..evaluation.jets import JET_EXTENT, pixel_directions
 
 
 class SumFeature:
@@ -48,11 +48,8 @@ class MassFeature:
 
     def __init__(self, transform, shape, mean=1.0, extent=JET_EXTENT):
         depth, rows, columns = shape
-        phi, eta = np.meshgrid(pixel_centres(rows, extent), pixel_centres(columns, extent),
-                               indexing="ij")
-        eta, phi = np.tile(eta.ravel(), depth), np.tile(phi.ravel(), depth)
-        # a pixel of pT r as a massless four-vector (E, px, py, pz) / r
-        self.directions = np.stack([np.cosh(eta), np.cos(phi), np.sin(phi), np.sinh(eta)])
+        # every layer's pixels at the same (eta, phi)
+        self.directions = np.tile(pixel_directions((rows, columns), extent), depth)
         self.transform, self.mean = transform, mean
 
     def ratios(self, r):

@@ -506,16 +506,13 @@ class MethodGAN(MethodBase):
         if self.transform.needs_maximum and not maximum > 0:
             raise DataError(f"VarTransform={self.transform.kind} needs a positive largest "
                             f"pixel; the training images' largest is {maximum}")
-        quantum = self.options["PixelQuantum"]
-        if quantum > largest_pixel:
-            raise DataError(f"PixelQuantum={quantum:g} is above every training pixel (the "
-                            f"largest is {largest_pixel:.6g}): no real image is made of such "
-                            f"quanta; give the detector's quantum in the images' units")
-        floor = self.options["PixelFloor"]
-        if floor > largest_pixel:
-            raise DataError(f"PixelFloor={floor:g} is above every training pixel (the largest "
-                            f"is {largest_pixel:.6g}): every generated pixel would be written "
-                            f"as 0; lower it")
+        for name, consequence in (
+                ("PixelQuantum", "no real image is made of such quanta; give the detector's "
+                                 "quantum in the images' units"),
+                ("PixelFloor", "every generated pixel would be written as 0; lower it")):
+            if self.options[name] > largest_pixel:
+                raise DataError(f"{name}={self.options[name]:g} is above every training pixel "
+                                f"(the largest is {largest_pixel:.6g}): {consequence}")
         self.transform.maximum, self.transform.minimum = float(maximum), float(minimum)
         per = f" / {self.transform.condition}" if self.transform.condition else ""
         sums = np.concatenate(sums)
