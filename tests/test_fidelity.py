@@ -466,3 +466,28 @@ def test_mass_and_sum_features_reach_the_discriminator_side_by_side(blob_file, w
     with pytest.raises(OptionError, match="MassFeature needs each pixel's \\(eta, phi\\), "
                                           "which Geometry=JET gives"):
         book(blob_file, f"{DENSE}:MassFeature=True")
+
+
+# -- packing (PacGAN) --------------------------------------------------------------------
+
+def test_packing_trains_on_batches_of_any_size_and_judges_each_event(blob_file, workdir):
+    # 180 training events in batches of 25: the last batch of 5 loses one image
+    factory, method = book(blob_file, f"{DENSE}:Packing=2:"
+                                      f"TrainingStrategy=MaxEpochs=2,BatchSize=25")
+    assert method.discriminator.input_shape == (2, 8, 8)  # the pair as channels
+    factory.TrainAllMethods()
+    assert len(method.history["epoch"]) == 2
+    images = blobs(5, seed=3)
+    response = method.response({"image": images})
+    assert response.shape == (5,) and np.all((response > 0) & (response < 1))
+    # image 4 is judged with image 0 after it: the same pair in another order is no match
+    assert method.response({"image": images[[4, 0]]})[0] == pytest.approx(response[4],
+                                                                           rel=1e-5)
+    # a CGAN's flat discriminator input: each image with its condition, side by side
+    loader = loader_for(blob_file, condition=True)
+    factory = TMVA.Factory("Blob", "out.root", "Silent")
+    method = factory.BookMethod(loader, TMVA.Types.kGAN, "C", f"{DENSE}:GANType=CGAN:Packing=2")
+    assert method.discriminator.input_shape == (2 * (64 + 1),)
+    with pytest.raises(OptionError, match="Packing=2 judges 2 images at once, but an "
+                                          "auxiliary head \\(ACGAN\\)"):
+        factory.BookMethod(loader, TMVA.Types.kGAN, "AC", f"{DENSE}:GANType=ACGAN:Packing=2")

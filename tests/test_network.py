@@ -309,7 +309,7 @@ def _check_conditional_generator_gradient(gan, generator, discriminator):
     def loss():
         images, _ = gan._fake(4, conditions, targets, training=False)
         return gan.generator_loss(discriminator.forward(
-            gan._with_conditions(images, conditions)[0]))[0]
+            gan._packed(gan._with_conditions(images, conditions)[0])))[0]
     numeric = np.empty(generator.parameters.size)
     for i in range(numeric.size):
         saved = generator.parameters[i]
@@ -371,6 +371,41 @@ def test_image_features_pass_their_gradient_back_to_the_generator(
     gan = GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0),
               np.random.default_rng(0), condition_dim=2, image_features=TanhSum())
     _check_conditional_generator_gradient(gan, generator, discriminator)
+
+
+@pytest.mark.parametrize("discriminator_layout,discriminator_input", [
+    ("DENSE|6|TANH,DENSE|1|LINEAR", (2 * (16 + 2 + 1),)),                 # flat, side by side
+    ("CONV|2|3|3|1|1|1|1|TANH,RESHAPE|FLAT,DENSE|1|LINEAR", (2 * (1 + 2 + 1), 4, 4)),  # channels
+])
+def test_packing_judges_pairs_of_images_and_passes_each_image_its_gradient(
+        discriminator_layout, discriminator_input):
+    """PacGAN: the discriminator sees two images (each with its conditions and features)
+    at once; each generated image must get its own part of the pair's gradient."""
+    from rootgan.nn import GAN, SGD
+
+    generator = random_network("DENSE|16|TANH,RESHAPE|1|4|4", (3 + 2,), np.float64, seed=1)
+    discriminator = random_network(discriminator_layout, discriminator_input, np.float64,
+                                   seed=2)
+    gan = GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0),
+              np.random.default_rng(0), condition_dim=2, image_features=TanhSum(), packing=2)
+    _check_conditional_generator_gradient(gan, generator, discriminator)
+    # the discriminator loss is that of the pairs: real images 0 and 1 are judged together
+    rng = np.random.default_rng(5)
+    real, conditions = rng.normal(size=(4, 1, 4, 4)), rng.normal(size=(4, 2))
+    seen, _ = gan._with_conditions(real, conditions)
+    pairs = discriminator.forward(seen.reshape((2, -1) + seen.shape[2:])).copy()
+    gan.train_step(real, conditions=conditions)
+    assert gan.last_outputs[0] == pytest.approx(np.mean(1 / (1 + np.exp(-pairs))), rel=1e-9)
+    # inference: one output per image, each judged with the image after it (cyclically)
+    outputs = gan.judge(seen)
+    assert outputs.shape == (4, 1)
+    assert outputs[0, 0] == pytest.approx(pairs[0, 0], rel=1e-9)
+    with pytest.raises(DataError, match="with Packing=2 the discriminator judges 2 images at "
+                                        "once: give a batch of a multiple of 2 images, not 3"):
+        gan.train_step(real[:3], conditions=conditions[:3])
+    with pytest.raises(LayoutError, match="with Packing=3 the discriminator's input"):
+        GAN(generator, discriminator, SGD(generator, 0.0), SGD(discriminator, 0.0),
+            np.random.default_rng(0), condition_dim=2, image_features=TanhSum(), packing=3)
 
 
 class ShiftToMean:

@@ -24,6 +24,7 @@ from ..io.output import staged, write_tree
 from ..io.weights import WeightsContent, environment_info, read_weights, write_weights
 from ..nn import GAN, build_network, initialize, make_optimizer
 from ..nn.auxiliary import AuxiliaryHead, Classification, Regression
+from ..nn.gan import checked_packing
 from ..nn.layout import split_layout
 from ..nn.losses import make_losses
 from ..options import Option, OptionSet
@@ -147,6 +148,10 @@ class MethodGAN(MethodBase):
             Option("MassFeature", "bool", False, "the discriminator also sees each jet "
                    "image's mass over its summed pT (pixels as massless particles at their "
                    "eta, phi; Geometry=JET), relative to the training mean"),
+            Option("Packing", "int", 1, "images the discriminator judges at once (PacGAN): "
+                   "its input holds this many images (with what is attached) stacked along "
+                   "the first axis, so a generator that drops a kind of image is seen in every "
+                   "pack; 1 = off", minimum=1),
             Option("SumFromData", "bool", False, "each generated image is scaled to a summed "
                    "intensity over ScaleBy drawn from the training images with the nearest "
                    "conditions, which the generator is given: the GAN learns the shape, the "
@@ -219,6 +224,7 @@ class MethodGAN(MethodBase):
             raise OptionError(f"GeneratorAverage={o['GeneratorAverage']} must be below 1 (a "
                               f"decay per step, e.g. 0.999), or 0 for no averaging")
         self.losses = self._losses()
+        checked_packing(o["Packing"], self.auxiliary)
         if o["LabelSmoothing"] and (self.losses[1] not in ("BCE", "LEASTSQUARES")
                                     or not o["LabelSmoothing"] < 1):
             raise OptionError(f"LabelSmoothing={o['LabelSmoothing']} needs a value below 1 and "
@@ -330,6 +336,7 @@ class MethodGAN(MethodBase):
             first = next((w for w in words if w not in ("BNORM", "DROPOUT")), "")
             shape = ((shape[0] + k,) + shape[1:] if first in SPATIAL_WORDS
                      else (int(np.prod(shape)) + k,))
+        shape = (shape[0] * o["Packing"],) + tuple(shape[1:])
         return build_network(",".join(texts), shape, o["LeakyReluSlope"], name="discriminator")
 
     def _auxiliary_head(self):
@@ -410,7 +417,8 @@ class MethodGAN(MethodBase):
                 "generator_penalty": (self._energy_penalty if self.energy_condition else None),
                 "image_features": self._image_features(),
                 "output_stage": SumNormalisation(self.transform) if self.options["SumFromData"]
-                else None}
+                else None,
+                "packing": self.options["Packing"]}
 
     def _image_features(self):
         """What the discriminator sees besides the pixels (SumFeature, MassFeature)."""
@@ -658,6 +666,14 @@ class MethodGAN(MethodBase):
                 if len(batch["weight"]) == 1 and self._has_batch_norm:
                     bar.update(1)  # one event has no batch statistics: the epoch's remainder
                     continue
+                # the discriminator judges Packing images at once: the epoch's last batch
+                # loses its remainder
+                usable = len(batch["weight"]) - len(batch["weight"]) % self.options["Packing"]
+                if usable < len(batch["weight"]):
+                    bar.update(len(batch["weight"]) - usable)
+                    if not usable:
+                        continue
+                    batch = {name: values[:usable] for name, values in batch.items()}
                 real = self._symmetric(self.transform.forward(
                     batch[self.image_name], batch).reshape((-1,) + self.image_shape), rng)
                 weights = batch["weight"].astype(np.float32)
@@ -802,18 +818,20 @@ class MethodGAN(MethodBase):
     def _discriminator_outputs(self, images, conditions=None, adversarial=True):
         """The discriminator's adversarial outputs (or, ``adversarial=False``, all its
         outputs, the auxiliary head's after the first) on ``images`` with their standardised
-        ``conditions``, in blocks of the training batch size when it has minibatch features
-        (their values grow with the batch they are computed on)."""
+        ``conditions``, in blocks of as many discriminator inputs as a training batch when
+        it has minibatch features (their values grow with the batch they are computed on).
+        With Packing each image is judged with the ones after it in its block."""
         block = 1024
         if any(layer.kind == "MINIBATCH" for layer in self.discriminator.layers):
-            block = self.options["TrainingStrategy"][0]["BatchSize"]
+            block = max(1, self.options["TrainingStrategy"][0]["BatchSize"]
+                        // self.options["Packing"])
         gan = self._inference_gan()
         outputs = []
         for start in range(0, len(images), block):
             part = None if conditions is None else conditions[start:start + block]
             inputs, _ = gan._with_conditions(np.ascontiguousarray(images[start:start + block]),
                                           part)
-            out = self.discriminator.forward(inputs, training=False)
+            out = gan.judge(inputs)
             outputs.append((out[:, 0] if adversarial else out).copy())
         if not outputs:
             width = 1 if adversarial else self.discriminator.output_shape[0]

@@ -18,14 +18,30 @@ from .losses import BinaryCrossEntropy, make_losses
 LATENT_DISTRIBUTIONS = ("GAUSS", "UNIFORM")
 
 
+def checked_packing(packing, auxiliary):
+    """Packing as an int; an OptionError for a value below 1, or above 1 with an
+    auxiliary head (which needs one output per image)."""
+    if int(packing) != packing or packing < 1:
+        raise OptionError(f"Packing must be an integer >= 1, got {packing!r}")
+    if packing > 1 and auxiliary:
+        raise OptionError(f"Packing={packing} judges {packing} images at once, but an "
+                          f"auxiliary head (ACGAN) predicts each image's conditions; use "
+                          f"Packing=1 with ACGAN, or CGAN")
+    return int(packing)
+
+
 class GAN:
     def __init__(self, generator, discriminator, generator_optimizer, discriminator_optimizer,
                  rng, latent_distribution="GAUSS", generator_loss="NONSATURATING",
                  discriminator_loss="BCE", generator_average=0.0, weight_clip=0.0,
                  label_smoothing=0.0, condition_dim=0, conditions_to_discriminator=True,
                  auxiliary=None, generator_penalty=None, image_features=None,
-                 output_stage=None):
+                 output_stage=None, packing=1):
         self.condition_dim = int(condition_dim)
+        # PacGAN (Lin et al. 2018): the discriminator judges ``packing`` images at once,
+        # stacked along its input's first axis, so a generator that drops a mode (makes
+        # too few of some kind of image) shows in every pack, not in a rare single image
+        self.packing = checked_packing(packing, auxiliary is not None)
         # a differentiable last step after the generator that fits each image to a target
         # taken from the real batch (SumFromData: the summed intensity); the generator gets
         # output_stage.inputs(targets) (output_stage.width values) after the conditions.
@@ -125,6 +141,10 @@ class GAN:
         its flat input (``flat``, for a discriminator whose input is flat), or as constant
         channels of the image (``channels``); None when it sees neither."""
         image, given = generator.output_shape, discriminator.input_shape
+        if given[0] % self.packing:
+            raise LayoutError(f"with Packing={self.packing} the discriminator's input "
+                              f"{given} must hold {self.packing} images along its first axis")
+        given = (given[0] // self.packing,) + given[1:]
         size = int(np.prod(image))
         k = self.attached_dim
         if k == 0:
@@ -203,6 +223,25 @@ class GAN:
         planes = np.broadcast_to(attached[:, :, None, None], (n, self.attached_dim, h, w))
         return np.ascontiguousarray(np.concatenate(
             [images.reshape((n,) + self._image_shape), planes], axis=1)), backward
+
+    def _packed(self, inputs):
+        """The discriminator's input for ``inputs`` (n per-image inputs): each run of
+        ``packing`` consecutive images stacked along the first axis (a reshape)."""
+        if self.packing == 1:
+            return inputs
+        n = inputs.shape[0]
+        return inputs.reshape((n // self.packing, self.packing * inputs.shape[1])
+                              + inputs.shape[2:])
+
+    def judge(self, inputs):
+        """The discriminator's outputs (inference) on per-image ``inputs`` (images with
+        what is attached), one row per image: with packing, image i is judged together
+        with the ``packing - 1`` images after it among ``inputs`` (cyclically)."""
+        n = inputs.shape[0]
+        if self.packing > 1:
+            rows = (np.arange(n)[:, None] + np.arange(self.packing)[None, :]) % n
+            inputs = self._packed(np.ascontiguousarray(inputs[rows.reshape(-1)]))
+        return self.discriminator.forward(inputs, training=False)
 
     def _image_gradient(self, grad, features_backward=None):
         """The gradient reaching the image from the discriminator's input gradient: its own
@@ -288,6 +327,10 @@ class GAN:
         n = real.shape[0]
         if n == 0:
             raise DataError("train_step needs at least one real image")
+        if n % self.packing:
+            raise DataError(f"with Packing={self.packing} the discriminator judges "
+                            f"{self.packing} images at once: give a batch of a multiple of "
+                            f"{self.packing} images, not {n}")
         if weights is not None:
             weights = np.ascontiguousarray(weights, dtype=self.discriminator.dtype)
             if weights.shape != (n,) or not np.all(np.isfinite(weights)):
@@ -336,8 +379,10 @@ class GAN:
     def _discriminator_update(self, real, weights, fake, conditions=None):
         D = self.discriminator
         real, fake = self._noisy(real, "real"), self._noisy(fake, "fake")
-        real, _ = self._with_conditions(real, conditions)
-        fake, _ = self._with_conditions(fake, conditions)
+        real = self._packed(self._with_conditions(real, conditions)[0])
+        fake = self._packed(self._with_conditions(fake, conditions)[0])
+        if weights is not None and self.packing > 1:
+            weights = np.ascontiguousarray(weights.reshape(-1, self.packing).mean(axis=1))
         D.zero_grad()
         outputs = D.forward(real)
         real_mean = self._mean_output(outputs)
@@ -368,9 +413,9 @@ class GAN:
         # the noise is additive: the gradient reaching the noisy image is fake's gradient
         seen, features_backward = self._with_conditions(self._noisy(fake, "fake"), conditions)
         loss_g, auxiliary, grad = self._adversarial_and_auxiliary(
-            D.forward(seen), self.generator_loss, conditions)
-        grad_fake = self._image_gradient(D.backward(grad, input_grad=True, param_grads=False),
-                                         features_backward)
+            D.forward(self._packed(seen)), self.generator_loss, conditions)
+        grad_seen = D.backward(grad, input_grad=True, param_grads=False).reshape(seen.shape)
+        grad_fake = self._image_gradient(grad_seen, features_backward)
         loss_g += auxiliary or 0.0
         if self.generator_penalty is not None:
             penalty, penalty_grad = self.generator_penalty(fake, conditions)
