@@ -396,10 +396,14 @@ def test_packing_judges_pairs_of_images_and_passes_each_image_its_gradient(
     pairs = discriminator.forward(seen.reshape((2, -1) + seen.shape[2:])).copy()
     gan.train_step(real, conditions=conditions)
     assert gan.last_outputs[0] == pytest.approx(np.mean(1 / (1 + np.exp(-pairs))), rel=1e-9)
-    # inference: one output per image, each judged with the image after it (cyclically)
-    outputs = gan.judge(seen)
-    assert outputs.shape == (4, 1)
+    # inference: one output per image, each judged with the same partner
+    outputs = gan.judge(seen[[0, 2, 3]], partners=seen[1:2])
+    assert outputs.shape == (3, 1)
     assert outputs[0, 0] == pytest.approx(pairs[0, 0], rel=1e-9)
+    assert gan.judge(seen[[3, 0]], partners=seen[1:2])[1, 0] == pytest.approx(pairs[0, 0],
+                                                                               rel=1e-9)
+    with pytest.raises(DataError, match="with Packing=2 each image is judged with 1 partner"):
+        gan.judge(seen)
     with pytest.raises(DataError, match="with Packing=2 the discriminator judges 2 images at "
                                         "once: give a batch of a multiple of 2 images, not 3"):
         gan.train_step(real[:3], conditions=conditions[:3])

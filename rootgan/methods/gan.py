@@ -16,7 +16,7 @@ import time
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from ..errors import DataError, OptionError
+from ..errors import DataError, OptionError, WeightsError
 from ..evaluation.observables import Geometry, measure
 from ..evaluation.plots import plot_evaluation
 from ..evaluation.report import CONDITION_BINS, condition_edges, evaluate
@@ -225,6 +225,12 @@ class MethodGAN(MethodBase):
                               f"decay per step, e.g. 0.999), or 0 for no averaging")
         self.losses = self._losses()
         checked_packing(o["Packing"], self.auxiliary)
+        for number, phase in enumerate(o["TrainingStrategy"], 1):
+            if phase["BatchSize"] % o["Packing"]:
+                raise OptionError(f"TrainingStrategy phase {number}: BatchSize="
+                                  f"{phase['BatchSize']} is not a multiple of Packing="
+                                  f"{o['Packing']}, so every batch would lose images; give a "
+                                  f"BatchSize that Packing divides")
         if o["LabelSmoothing"] and (self.losses[1] not in ("BCE", "LEASTSQUARES")
                                     or not o["LabelSmoothing"] < 1):
             raise OptionError(f"LabelSmoothing={o['LabelSmoothing']} needs a value below 1 and "
@@ -278,6 +284,8 @@ class MethodGAN(MethodBase):
                               f"this GAN is GANType={o['GANType']}: remove it or use ACGAN")
         self.seed = o["RandomSeed"]
         self.sums = None  # SumFromData's SumSampler, fitted in training
+        # Packing: the real images (and conditions) each image's response is judged with
+        self.packing_partners = None
         self.history = {name: [] for name in HISTORY}
         self.best_epoch = None
         self._test_images = None  # the first generated events of TestAllMethods
@@ -564,6 +572,7 @@ class MethodGAN(MethodBase):
         train_split, validation = self._split_validation(dataset.training)
         self._fit_conditions(train_split, log)
         self._fit_transform(train_split, log)
+        self._choose_packing_partners(train_split)
         reference = None
         if validation:
             events = validation.read_all()
@@ -584,6 +593,16 @@ class MethodGAN(MethodBase):
         self.history = state.history
         self.best_epoch = state.best_epoch
         log.info(self.title, f"kept epoch {state.best_epoch} (SelectBy={o['SelectBy']})")
+
+    def _choose_packing_partners(self, train_split):
+        """Packing: the Packing - 1 training images (network form, with their standardised
+        conditions) each image is judged with outside training (its response), so that an
+        image's response depends on it alone; they go into the weights file."""
+        count = self.options["Packing"] - 1
+        if not count:
+            return
+        batch = next(train_split.batches(count, np.random.default_rng([self.seed, 5])))
+        self.packing_partners = (self._network_images(batch), self._network_conditions(batch))
 
     def _train_phases(self, gan, state, train_split, validation, reference, log):
         o = self.options
@@ -663,16 +682,16 @@ class MethodGAN(MethodBase):
         rng = np.random.default_rng([self.seed, 1, epoch])
         with log.progress(len(train_split), self.title) as bar:
             for batch in train_split.batches(phase["BatchSize"], rng):
-                if len(batch["weight"]) == 1 and self._has_batch_norm:
-                    bar.update(1)  # one event has no batch statistics: the epoch's remainder
+                # the epoch's last batch: the discriminator judges Packing images at once,
+                # so it loses its remainder past a multiple of Packing, and one input has no
+                # batch statistics
+                count, packing = len(batch["weight"]), self.options["Packing"]
+                usable = count - count % packing
+                if usable // packing < (2 if self._has_batch_norm else 1):
+                    bar.update(count)
                     continue
-                # the discriminator judges Packing images at once: the epoch's last batch
-                # loses its remainder
-                usable = len(batch["weight"]) - len(batch["weight"]) % self.options["Packing"]
-                if usable < len(batch["weight"]):
-                    bar.update(len(batch["weight"]) - usable)
-                    if not usable:
-                        continue
+                if usable < count:
+                    bar.update(count - usable)
                     batch = {name: values[:usable] for name, values in batch.items()}
                 real = self._symmetric(self.transform.forward(
                     batch[self.image_name], batch).reshape((-1,) + self.image_shape), rng)
@@ -820,18 +839,22 @@ class MethodGAN(MethodBase):
         outputs, the auxiliary head's after the first) on ``images`` with their standardised
         ``conditions``, in blocks of as many discriminator inputs as a training batch when
         it has minibatch features (their values grow with the batch they are computed on).
-        With Packing each image is judged with the ones after it in its block."""
+        With Packing each image is judged with the same real partner images
+        (``packing_partners``)."""
         block = 1024
         if any(layer.kind == "MINIBATCH" for layer in self.discriminator.layers):
             block = max(1, self.options["TrainingStrategy"][0]["BatchSize"]
                         // self.options["Packing"])
         gan = self._inference_gan()
+        partners = None
+        if self.packing_partners is not None:
+            partners, _ = gan._with_conditions(*self.packing_partners)
         outputs = []
         for start in range(0, len(images), block):
             part = None if conditions is None else conditions[start:start + block]
             inputs, _ = gan._with_conditions(np.ascontiguousarray(images[start:start + block]),
                                           part)
-            out = gan.judge(inputs)
+            out = gan.judge(inputs, partners)
             outputs.append((out[:, 0] if adversarial else out).copy())
         if not outputs:
             width = 1 if adversarial else self.discriminator.output_shape[0]
@@ -1204,6 +1227,11 @@ class MethodGAN(MethodBase):
             arrays["conditions.training"] = self.conditions.sample
         if self.sums is not None:
             arrays["sums.training"] = self.sums.rows
+        if self.packing_partners is not None:
+            images, conditions = self.packing_partners
+            arrays["packing.images"] = images
+            if conditions is not None:
+                arrays["packing.conditions"] = conditions
         return arrays
 
     def weights_settings(self):
@@ -1227,6 +1255,13 @@ class MethodGAN(MethodBase):
         self.transform = PixelTransform.from_settings(settings["transform"])
         if self.options["SumFromData"]:
             self.sums = SumSampler(p["sums.training"], self.conditions)
+        if self.options["Packing"] > 1:
+            if "packing.images" not in p:
+                raise WeightsError(f"{self.title!r}: the weights file says Packing="
+                                   f"{self.options['Packing']} but holds no partner images to "
+                                   f"judge each image with (files written before they were "
+                                   f"added lack them); retrain the method to write them")
+            self.packing_partners = (p["packing.images"], p.get("packing.conditions"))
         self.seed = settings["seed"]
         self.best_epoch = settings["best_epoch"]
         self.history = settings["history"]

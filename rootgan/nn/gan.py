@@ -141,16 +141,19 @@ class GAN:
         its flat input (``flat``, for a discriminator whose input is flat), or as constant
         channels of the image (``channels``); None when it sees neither."""
         image, given = generator.output_shape, discriminator.input_shape
-        if given[0] % self.packing:
-            raise LayoutError(f"with Packing={self.packing} the discriminator's input "
-                              f"{given} must hold {self.packing} images along its first axis")
-        given = (given[0] // self.packing,) + given[1:]
+        p = self.packing
+        if given[0] % p:
+            raise LayoutError(f"with Packing={p} the discriminator's input {given} must hold "
+                              f"{p} images along its first axis; its first axis is not a "
+                              f"multiple of {p}")
+        given = (given[0] // p,) + given[1:]
         size = int(np.prod(image))
         k = self.attached_dim
         if k == 0:
             if image != given and size != int(np.prod(given)):
                 raise LayoutError(f"the generator's output {image} does not match the "
-                                  f"discriminator's input {given}")
+                                  f"discriminator's input {discriminator.input_shape}"
+                                  + (f" ({p} images of {given}: Packing={p})" if p > 1 else ""))
             return None
         if given == (size + k,):
             return "flat"
@@ -161,10 +164,14 @@ class GAN:
             return "channels"
         what = (f"{k} conditions" if self.image_features is None else
                 f"{k} attached values (conditions, image features)")
+        depth = image[0] + k if len(image) == 3 else f"d + {k}"
+        channels = (f"({depth * p if isinstance(depth, int) else f'{p} x ({depth})'}, h, w)")
         raise LayoutError(
             f"with {what} the discriminator's input must be the generator's output "
-            f"{image} with them appended: flat ({size + k},) or as channels "
-            f"({image[0] + k if len(image) == 3 else 'd + ' + str(k)}, h, w); it is {given}")
+            f"{image} with them appended"
+            + (f", {p} such images stacked (Packing={p})" if p > 1 else "")
+            + f": flat ({(size + k) * p},) or as channels {channels}; it is "
+            f"{discriminator.input_shape}")
 
     def _generator_input(self, n, conditions, rng=None, targets=None):
         latent = self.sample_latent(n, rng)
@@ -233,14 +240,19 @@ class GAN:
         return inputs.reshape((n // self.packing, self.packing * inputs.shape[1])
                               + inputs.shape[2:])
 
-    def judge(self, inputs):
+    def judge(self, inputs, partners=None):
         """The discriminator's outputs (inference) on per-image ``inputs`` (images with
-        what is attached), one row per image: with packing, image i is judged together
-        with the ``packing - 1`` images after it among ``inputs`` (cyclically)."""
-        n = inputs.shape[0]
+        what is attached), one row per image. With packing each image is judged together
+        with the same ``packing - 1`` ``partners`` (per-image inputs too, real images in
+        practice), so its output depends on it alone."""
         if self.packing > 1:
-            rows = (np.arange(n)[:, None] + np.arange(self.packing)[None, :]) % n
-            inputs = self._packed(np.ascontiguousarray(inputs[rows.reshape(-1)]))
+            if partners is None or len(partners) != self.packing - 1:
+                raise DataError(f"with Packing={self.packing} each image is judged with "
+                                f"{self.packing - 1} partner images; give them")
+            n, rest = inputs.shape[0], inputs.shape[2:]
+            others = np.broadcast_to(partners.astype(inputs.dtype).reshape((1, -1) + rest),
+                                     (n, partners.shape[0] * partners.shape[1]) + rest)
+            inputs = np.ascontiguousarray(np.concatenate([inputs, others], axis=1))
         return self.discriminator.forward(inputs, training=False)
 
     def _image_gradient(self, grad, features_backward=None):
