@@ -89,15 +89,6 @@ class ImageFeatures:
         self.parts = list(parts)
         self.width = sum(part.width for part in self.parts)
 
-    @property
-    def transform(self):
-        return self.parts[0].transform
-
-    @transform.setter
-    def transform(self, transform):  # a resumed job's transform reaches every part
-        for part in self.parts:
-            part.transform = transform
-
     def __call__(self, images, conditions=None):
         results = [part(images, conditions) for part in self.parts]
         edges = np.cumsum([0] + [part.width for part in self.parts])

@@ -1018,9 +1018,10 @@ class MethodGAN(MethodBase):
             self.transform.minimum, self.transform.sum_mean = fitted.minimum, fitted.sum_mean
         if self.transform.sum_std is None:  # or before the sums' spread was recorded
             self.transform.sum_std = fitted.sum_std
-        for part in (gan.image_features, gan.output_stage):
-            if part is not None:
-                part.transform = self.transform
+        # what the discriminator and the output stage compute from the resumed transform
+        gan.image_features = self._image_features()
+        if gan.output_stage is not None:
+            gan.output_stage.transform = self.transform
         gan.rng.bit_generator.state = settings["rng"]
         state = TrainingState.from_settings(settings["state"])
         self._new_optimizers(gan, self.options["TrainingStrategy"][state.phase], state)

@@ -164,8 +164,10 @@ class GAN:
             return "channels"
         what = (f"{k} conditions" if self.image_features is None else
                 f"{k} attached values (conditions, image features)")
-        depth = image[0] + k if len(image) == 3 else f"d + {k}"
-        channels = (f"({depth * p if isinstance(depth, int) else f'{p} x ({depth})'}, h, w)")
+        depth = f"{(image[0] + k) * p}" if len(image) == 3 else f"d + {k}"
+        if p > 1 and len(image) != 3:
+            depth = f"{p} x ({depth})"
+        channels = f"({depth}, h, w)"
         raise LayoutError(
             f"with {what} the discriminator's input must be the generator's output "
             f"{image} with them appended"
