@@ -43,6 +43,7 @@ def test_train_jet_gan_trains_generates_and_plots(trained_jets):
         assert (run / "dataset" / "plots" / "GAN" / name).stat().st_size > 10_000
     weights = read_weights(str(run / "dataset" / "weights" / "JetGAN_GAN.weights.root"))
     assert weights.options["LabelSmoothing"] == 0.05  # booked from --options
+    assert weights.options["Packing"] == 2  # W jets: the discriminator judges pairs
     with uproot.open(run / "jet_gan.root") as handle:
         folder = handle["dataset/Method_GAN/GAN/Evaluation"]
         metrics = folder["metrics"].arrays(library="np")
@@ -56,6 +57,15 @@ def test_train_jet_gan_trains_the_lagan_style_architecture(tmp_path):
     assert "generated W jets vs the test set" in output
     with uproot.open(tmp_path / "run" / "jet_gan.root") as handle:
         assert handle["dataset/Method_GAN/GAN/GeneratedTree"].num_entries == 100
+
+
+def test_train_jet_gan_judges_qcd_jets_four_at_a_time(tmp_path):
+    output = _run("train_jet_gan.py", "--label", "0", "--epochs", "1", "--test", "100",
+                  "--train", "200", "--out-dir", "run", cwd=tmp_path)
+    assert "generated QCD jets vs the test set" in output
+    weights = read_weights(str(tmp_path / "run" / "dataset" / "weights" /
+                               "JetGAN_GAN.weights.root"))
+    assert weights.options["Packing"] == 4
 
 
 def test_train_jet_gan_learns_w_and_qcd_jets_with_the_class_as_acgan_condition(tmp_path):
