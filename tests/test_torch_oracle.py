@@ -149,6 +149,8 @@ ORACLE_CASES = [
     ("TRANSCONV|32|5|5|2|2|3|3|LEAKYRELU", (16, 14, 14)),
     ("TRANSCONV|4|3|3|2|2|1|1|1|1|SIGMOID", (6, 5, 7)),
     ("TRANSCONV|3|4|4|1|1|0|0|LINEAR", (5, 6, 6)),
+    ("TRANSCONV|3|4|5|3|2|2|4|LEAKYRELU", (8, 5, 6)),
+    ("TRANSCONV|3|2|2|3|3|0|0|2|1|TANH", (4, 4, 5)),
     ("MAXPOOL|2|2|2|2", (32, 25, 25)),
     ("MAXPOOL|3|2|2|1", (3, 9, 8)),
     ("UPSAMPLE|2|2", (16, 7, 7)),

@@ -336,20 +336,27 @@ class Conv2D(_Activated):
     def fuse_upsample(self, upsample):
         """Take over the nearest-neighbour ``upsample`` that feeds this layer: compute on its
         small input with summed kernel taps (same result, about fh*fw times less work)."""
-        if not self.phased:
+        if not self.phased or type(self) is not Conv2D:
             return False
         self.upsample = upsample.factors
         return True
 
-    def _phase_geometry(self):
-        c_in, h, w = self.input_shape
+    def _phase_plans(self):
+        """Per axis, the phase plan of the shifted path (see ``phase_plan``) and the input
+        size it reads."""
+        _, h, w = self.input_shape
         fh, fw = self.upsample
-        rows = phase_plan(h // fh, fh, self.kernel[0], self.padding[0], self.shape[1])
-        cols = phase_plan(w // fw, fw, self.kernel[1], self.padding[1], self.shape[2])
+        return ((phase_plan(h // fh, fh, self.kernel[0], self.padding[0], self.shape[1]),
+                 h // fh),
+                (phase_plan(w // fw, fw, self.kernel[1], self.padding[1], self.shape[2]),
+                 w // fw))
+
+    def _phase_geometry(self):
+        ((rows, h), (cols, w)) = self._phase_plans()
         self.row_plan, self.tap_rows, top, bottom = rows
         self.col_plan, self.tap_cols, left, right = cols
-        self.small_shape = (c_in, h // fh, w // fw)
-        self.pads = (top, left, h // fh + top + bottom, w // fw + left + right)
+        self.small_shape = (self.input_shape[0], h, w)
+        self.pads = (top, left, h + top + bottom, w + left + right)
 
     def _allocate(self, n, nchunks):
         c_in, h, w = self.input_shape
@@ -363,7 +370,7 @@ class Conv2D(_Activated):
             return
         self._phase_geometry()
         top, left, hp, wp = self.pads
-        fh, fw = self.upsample
+        fh, fw = len(self.row_plan), len(self.col_plan)
         taps = int(self.row_plan[:, 1].max() * self.col_plan[:, 1].max())
         longest = int((self.row_plan[:, 2].max() - 1) * wp + self.col_plan[:, 2].max())
         self._allocate_common(n, nchunks, int(np.prod(self.small_shape)),
@@ -384,8 +391,8 @@ class Conv2D(_Activated):
                                 *self._geometry, self.shape[1], self.shape[2], self.act,
                                 self.slope)
             return self.y[:n]
-        conv.phase_kernels(weight, self.tap_rows, self.tap_cols, self.row_plan, self.col_plan,
-                           self.phase_weights)
+        conv.phase_kernels(weight, self.kind == "TRANSCONV", self.tap_rows, self.tap_cols,
+                           self.row_plan, self.col_plan, self.phase_weights)
         conv.conv2d_phase_forward(x, self.phase_weights, self.params["bias"], self.y[:n],
                                   self.padded, self.extended, *self.small_shape, *self.pads,
                                   self.row_plan, self.col_plan, self.shape[1], self.shape[2],
@@ -409,8 +416,8 @@ class Conv2D(_Activated):
                                    *self.pads, self.row_plan, self.col_plan, self.shape[1],
                                    self.shape[2], self.act, self.slope, need_dx, need_dw)
         if need_dw:
-            conv.add_phase_partials(self.dw_parts, self.tap_rows, self.tap_cols, self.col_plan,
-                                    self.grads["weight"])
+            conv.add_phase_partials(self.dw_parts, self.kind == "TRANSCONV", self.tap_rows,
+                                    self.tap_cols, self.col_plan, self.grads["weight"])
             add_partials(self.db_parts, self.grads["bias"])
         return self.dx[:n] if need_dx else None
 
@@ -431,6 +438,30 @@ def phase_plan(in_size, factor, kernel, pad, out_size):
             lasts.append(outputs - 1 + rows[-1])
     before = max(0, -min(firsts))
     after = max(0, max(lasts) - (in_size - 1))
+    plan = np.array(plan, np.int64)
+    plan[:, 0] += before
+    return plan, np.array(tap_map, np.int64), before, after
+
+
+def transposed_phase_plan(in_size, stride, kernel, pad, out_size):
+    """``phase_plan`` for a transposed convolution along one axis: output o = stride*m + r
+    gets input row m + base - j through tap k0 + stride*j (k0 = (r + pad) mod stride), read
+    as a stride-1 correlation with the flipped taps; -1 marks a tap outside phase r."""
+    plan, tap_map, firsts, lasts = [], [], [], []
+    for r in range(stride):
+        k0 = (r + pad) % stride
+        taps = max(0, -(-(kernel - k0) // stride))
+        outputs = max(0, -(-(out_size - r) // stride))
+        base = (r + pad - k0) // stride
+        first = base - (taps - 1)
+        plan.append([first, taps, outputs])
+        tap_map.append([taps - 1 - (k - k0) // stride if k >= k0 and (k - k0) % stride == 0
+                        else -1 for k in range(kernel)])
+        if outputs and taps:
+            firsts.append(first)
+            lasts.append(outputs - 1 + base)
+    before = max([0] + [-f for f in firsts])
+    after = max([0] + [last - (in_size - 1) for last in lasts])
     plan = np.array(plan, np.int64)
     plan[:, 0] += before
     return plan, np.array(tap_map, np.int64), before, after
@@ -490,7 +521,22 @@ class TransposedConv2D(Conv2D):
         config["output_padding"] = self.output_padding
         return config
 
+    def build(self, input_shape, dtype):
+        super().build(input_shape, dtype)
+        # one shifted stride-1 convolution per output phase, unless the input has too few
+        # channels for the per-tap GEMMs (their inner dimension)
+        self.phased = self.input_shape[0] >= SHIFTED_MIN_CHANNELS
+
+    def _phase_plans(self):
+        _, h, w = self.input_shape
+        return tuple((transposed_phase_plan(size, self.stride[axis], self.kernel[axis],
+                                            self.padding[axis], self.shape[1 + axis]), size)
+                     for axis, size in enumerate((h, w)))
+
     def _allocate(self, n, nchunks):
+        if self.phased:
+            super()._allocate(n, nchunks)
+            return
         k = self.filters * self.kernel[0] * self.kernel[1]
         positions = self.input_shape[1] * self.input_shape[2]
         self._allocate_common(n, nchunks, self.input_size, (self.input_shape[0] * k,),
@@ -498,6 +544,8 @@ class TransposedConv2D(Conv2D):
         self.cols = self._empty(nchunks, k * positions)
 
     def _linear_forward(self, x, training):
+        if self.phased:
+            return super()._linear_forward(x, training)
         n = x.shape[0]
         self._prepare(n)
         self.x = x
@@ -508,6 +556,8 @@ class TransposedConv2D(Conv2D):
         return self.y[:n]
 
     def _linear_backward(self, dy, need_dx, need_dw):
+        if self.phased:
+            return super()._linear_backward(dy, need_dx, need_dw)
         n = dy.shape[0]
         c, h, w = self.input_shape
         conv.transconv2d_backward(self.x, self.params["weight"], self.y[:n], dy, self.dz[:n],

@@ -1,8 +1,8 @@
 """Convolution and transposed convolution as GEMMs.
 
 Two ways: im2col + one GEMM per sample (any stride; used for strided and few-channel
-convolutions and for transposed convolutions), and one GEMM per kernel tap on shifted views
-of the padded input (stride-1 convolutions, optionally fused with a preceding upsampling;
+convolutions), and one GEMM per kernel tap on shifted views of the padded input (stride-1
+convolutions, optionally fused with a preceding upsampling, and transposed convolutions;
 see the second half of this file).
 
 Arrays are float32 (float64 in gradient tests), one row per sample: ``x (n, c_in*h_in*w_in)``,
@@ -13,8 +13,9 @@ order, so results are reproducible for a given thread count.
 
 Conv2D weights are ``(c_out, c_in*kh*kw)``. TransposedConv2D weights are
 ``(c_in, c_out*kh*kw)`` (PyTorch's layout) and the layer is the exact adjoint of a Conv2D
-from its output grid to its input grid: its forward is that convolution's input-gradient
-pass (GEMM then col2im), computed without zero-stuffing the input.
+from its output grid to its input grid: on the im2col path its forward is that
+convolution's input-gradient pass (GEMM then col2im), computed without zero-stuffing the
+input; on the shifted path, one stride-1 convolution per output phase.
 """
 
 from numba import njit, prange
@@ -119,9 +120,17 @@ def transconv2d_backward(x, w, y, dy, dz, dx, dw_parts, db_parts, cols, c_in, h_
 # row m + floor((r + i - pad) / fh), so for each output phase (r, s) the convolution is a
 # stride-1 convolution of the small input with a smaller kernel whose taps are sums of the
 # original ones. Plain convolutions are the case fh = fw = 1 (one phase, taps unchanged).
+#
+# A transposed convolution with stride st is the same computation with st phases per axis:
+# output o = st*m + r receives input row i through tap k when i*st - pad + k = o, so only
+# the taps k = (r + pad) mod st + st*j reach phase r, each from input row m + const - j: a
+# stride-1 convolution of the input with the flipped sub-kernel of those taps. Every tap
+# belongs to one phase, no arithmetic is spent on the zeros a strided scatter would insert.
+#
 # Per axis, ``plan[r] = (first padded row read, number of taps, number of outputs)`` and
-# ``tap_rows[r, i]`` (``tap_cols``) is the phase-r tap that original tap i adds into;
-# ``wk`` holds the phase kernels as (fh, fw, taps, c_out, c_in), one contiguous matrix per tap.
+# ``tap_rows[r, i]`` (``tap_cols``) is the phase-r tap that original tap i adds into (-1:
+# none); ``wk`` holds the phase kernels as (phases_h, phases_w, taps, c_out, c_in), one
+# contiguous matrix per tap.
 
 
 @njit(cache=True)
@@ -135,27 +144,42 @@ def _pad_into(x, channels, h, w, top, left, hp, wp, xp):
                 xp[dst + q] = x[src + q]
 
 
+@njit(cache=True, inline="always")
+def _tap_weight(w, transposed, co, c, i, j):
+    """Tap (i, j) from output channel ``co`` to input channel ``c``: Conv2D weights are
+    (c_out, c_in, kh, kw), TransposedConv2D weights (c_in, c_out, kh, kw)."""
+    return w[c, co, i, j] if transposed else w[co, c, i, j]
+
+
 @njit(parallel=True, cache=True)
-def phase_kernels(w, tap_rows, tap_cols, row_plan, col_plan, wk):
-    """Sum the taps of ``w (c_out, c_in, kh, kw)`` into the phase kernels ``wk``."""
-    c_out, c_in, kh, kw = w.shape
+def phase_kernels(w, transposed, tap_rows, tap_cols, row_plan, col_plan, wk):
+    """Sum the taps of ``w`` into the phase kernels ``wk``; a tap whose ``tap_rows`` or
+    ``tap_cols`` entry is -1 plays no part in that phase."""
+    c_out, c_in = wk.shape[3], wk.shape[4]
+    kh, kw = w.shape[2], w.shape[3]
     fh, fw = row_plan.shape[0], col_plan.shape[0]
     for co in prange(c_out):
         for r in range(fh):
             for s in range(fw):
                 wk[r, s, :, co, :] = 0
                 for i in range(kh):
+                    if tap_rows[r, i] < 0:
+                        continue
                     for j in range(kw):
+                        if tap_cols[s, j] < 0:
+                            continue
                         tap = tap_rows[r, i] * col_plan[s, 1] + tap_cols[s, j]
                         for c in range(c_in):
-                            wk[r, s, tap, co, c] += w[co, c, i, j]
+                            wk[r, s, tap, co, c] += _tap_weight(w, transposed, co, c, i, j)
 
 
 @njit(parallel=True, cache=True)
-def add_phase_partials(parts, tap_rows, tap_cols, col_plan, out):
-    """``out (c_out, c_in, kh, kw) += `` the phase-kernel gradients of every chunk, each
-    original tap collecting the phase taps it was summed into, in chunk order."""
-    c_out, c_in, kh, kw = out.shape
+def add_phase_partials(parts, transposed, tap_rows, tap_cols, col_plan, out):
+    """``out += `` the phase-kernel gradients of every chunk (``out`` laid out as the
+    weight), each original tap collecting the phase taps it was summed into, in chunk
+    order."""
+    c_out, c_in = parts.shape[4], parts.shape[5]
+    kh, kw = out.shape[2], out.shape[3]
     nparts, fh, fw = parts.shape[0], parts.shape[1], parts.shape[2]
     for co in prange(c_out):
         for c in range(c_in):
@@ -164,10 +188,17 @@ def add_phase_partials(parts, tap_rows, tap_cols, col_plan, out):
                     acc = 0.0
                     for t in range(nparts):
                         for r in range(fh):
+                            if tap_rows[r, i] < 0:
+                                continue
                             for s in range(fw):
+                                if tap_cols[s, j] < 0:
+                                    continue
                                 tap = tap_rows[r, i] * col_plan[s, 1] + tap_cols[s, j]
                                 acc += parts[t, r, s, tap, co, c]
-                    out[co, c, i, j] += acc
+                    if transposed:
+                        out[c, co, i, j] += acc
+                    else:
+                        out[co, c, i, j] += acc
 
 
 @njit(parallel=True, cache=True)
@@ -192,6 +223,8 @@ def conv2d_phase_forward(x, wk, b, y, xps, extended, c_in, h_in, w_in, top, left
                     if rows == 0 or cols == 0:
                         continue
                     length = (rows - 1) * wp + cols
+                    if taps_r == 0 or taps_s == 0:  # outputs no tap reaches: bias only
+                        ext[:c_out * length] = 0
                     for d in range(taps_r):
                         for e in range(taps_s):
                             shift = (first_row + d) * wp + first_col + e
