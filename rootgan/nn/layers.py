@@ -523,50 +523,17 @@ class TransposedConv2D(Conv2D):
 
     def build(self, input_shape, dtype):
         super().build(input_shape, dtype)
-        # one shifted stride-1 convolution per output phase, unless the input has too few
-        # channels for the per-tap GEMMs (their inner dimension)
-        self.phased = self.input_shape[0] >= SHIFTED_MIN_CHANNELS
+        # always one shifted stride-1 convolution per output phase: against a GEMM + col2im
+        # per sample it took the benchmark generator's 5x5 stride-2 layer (14x14 -> 25x25,
+        # 32 filters, batch 64) from 34-74 ms to 9-51 ms forward + backward at 1-64 input
+        # channels
+        self.phased = True
 
     def _phase_plans(self):
         _, h, w = self.input_shape
         return tuple((transposed_phase_plan(size, self.stride[axis], self.kernel[axis],
                                             self.padding[axis], self.shape[1 + axis]), size)
                      for axis, size in enumerate((h, w)))
-
-    def _allocate(self, n, nchunks):
-        if self.phased:
-            super()._allocate(n, nchunks)
-            return
-        k = self.filters * self.kernel[0] * self.kernel[1]
-        positions = self.input_shape[1] * self.input_shape[2]
-        self._allocate_common(n, nchunks, self.input_size, (self.input_shape[0] * k,),
-                              self.filters)
-        self.cols = self._empty(nchunks, k * positions)
-
-    def _linear_forward(self, x, training):
-        if self.phased:
-            return super()._linear_forward(x, training)
-        n = x.shape[0]
-        self._prepare(n)
-        self.x = x
-        c, h, w = self.input_shape
-        conv.transconv2d_forward(x, self.params["weight"], self.params["bias"], self.y[:n],
-                                 self.cols, c, h, w, *self._geometry, self.shape[1],
-                                 self.shape[2], self.act, self.slope)
-        return self.y[:n]
-
-    def _linear_backward(self, dy, need_dx, need_dw):
-        if self.phased:
-            return super()._linear_backward(dy, need_dx, need_dw)
-        n = dy.shape[0]
-        c, h, w = self.input_shape
-        conv.transconv2d_backward(self.x, self.params["weight"], self.y[:n], dy, self.dz[:n],
-                                  self.dx[:n], self.dw_parts, self.db_parts, self.cols, c, h,
-                                  w, *self._geometry, self.shape[1], self.shape[2], self.act,
-                                  self.slope, need_dx, need_dw)
-        if need_dw:
-            self._reduce()
-        return self.dx[:n] if need_dx else None
 
 
 class LocallyConnected2D(Conv2D):

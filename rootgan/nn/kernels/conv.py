@@ -2,8 +2,8 @@
 
 Two ways: im2col + one GEMM per sample (any stride; used for strided and few-channel
 convolutions), and one GEMM per kernel tap on shifted views of the padded input (stride-1
-convolutions, optionally fused with a preceding upsampling, and transposed convolutions;
-see the second half of this file).
+convolutions, optionally fused with a preceding upsampling, and every transposed
+convolution; see the second half of this file).
 
 Arrays are float32 (float64 in gradient tests), one row per sample: ``x (n, c_in*h_in*w_in)``,
 ``y (n, c_out*h_out*w_out)``. The batch is split into ``nchunks`` contiguous chunks, one per
@@ -13,9 +13,8 @@ order, so results are reproducible for a given thread count.
 
 Conv2D weights are ``(c_out, c_in*kh*kw)``. TransposedConv2D weights are
 ``(c_in, c_out*kh*kw)`` (PyTorch's layout) and the layer is the exact adjoint of a Conv2D
-from its output grid to its input grid: on the im2col path its forward is that
-convolution's input-gradient pass (GEMM then col2im), computed without zero-stuffing the
-input; on the shifted path, one stride-1 convolution per output phase.
+from its output grid to its input grid, computed as one stride-1 convolution per output
+phase (no zero-stuffing of the input, no col2im).
 """
 
 from numba import njit, prange
@@ -65,47 +64,6 @@ def conv2d_backward(x, w, y, dy, dz, dx, dw_parts, db_parts, cols, dcols, c_in, 
                 gemm(True, False, k, p, c_out, 1.0, w, k, dz[s], p, 0.0, dcols[t], p)
                 dx[s, :] = 0
                 col2im(dcols[t], c_in, h_in, w_in, kh, kw, sh, sw, ph, pw, h_out, w_out, dx[s])
-
-
-@njit(parallel=True, cache=True)
-def transconv2d_forward(x, w, b, y, cols, c_in, h_in, w_in, kh, kw, sh, sw, ph, pw, h_out,
-                        w_out, act, slope):
-    n = x.shape[0]
-    nchunks = cols.shape[0]
-    c_out = b.shape[0]
-    k = c_out * kh * kw
-    p = h_in * w_in
-    for t in prange(nchunks):
-        s0, s1 = chunk_bounds(n, nchunks, t)
-        col = cols[t]
-        for s in range(s0, s1):
-            gemm(True, False, k, p, c_in, 1.0, w, k, x[s], p, 0.0, col, p)
-            y[s, :] = 0
-            col2im(col, c_out, h_out, w_out, kh, kw, sh, sw, ph, pw, h_in, w_in, y[s])
-            bias_activate(y[s], b, c_out, h_out * w_out, act, slope)
-
-
-@njit(parallel=True, cache=True)
-def transconv2d_backward(x, w, y, dy, dz, dx, dw_parts, db_parts, cols, c_in, h_in, w_in,
-                         kh, kw, sh, sw, ph, pw, h_out, w_out, act, slope, need_dx, need_dw):
-    n = x.shape[0]
-    nchunks = cols.shape[0]
-    c_out = db_parts.shape[1]
-    k = c_out * kh * kw
-    p = h_in * w_in
-    for t in prange(nchunks):
-        s0, s1 = chunk_bounds(n, nchunks, t)
-        if need_dw:
-            dw_parts[t, :] = 0
-            db_parts[t, :] = 0
-        for s in range(s0, s1):
-            activation_grad(dy[s], y[s], dz[s], act, slope)
-            im2col(dz[s], c_out, h_out, w_out, kh, kw, sh, sw, ph, pw, h_in, w_in, cols[t])
-            if need_dw:
-                channel_sums(dz[s], c_out, h_out * w_out, db_parts[t])
-                gemm(False, True, c_in, k, p, 1.0, x[s], p, cols[t], p, 1.0, dw_parts[t], k)
-            if need_dx:
-                gemm(False, False, c_in, p, k, 1.0, w, k, cols[t], p, 0.0, dx[s], p)
 
 
 # Stride-1 convolutions by shifted GEMMs, optionally fused with a preceding upsampling ---
