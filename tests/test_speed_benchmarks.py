@@ -1,0 +1,42 @@
+"""The speed benchmarks run, in their seconds-long form (timings here mean nothing: the
+benchmarks are run by hand, see their docstrings)."""
+
+import os
+import re
+import subprocess
+import sys
+
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(script, *args):
+    result = subprocess.run([sys.executable, os.path.join(ROOT_DIR, "benchmarks", script),
+                             *args], capture_output=True, text=True, check=False, cwd=ROOT_DIR)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def test_step_profile_names_every_costly_layer_and_accounts_for_the_whole_step():
+    output = _run("profile_step.py", "--batch", "8", "--threads", "1", "--steps", "2")
+    assert "one training step at batch 8, 1 thread(s)" in output
+    rows = {}
+    for line in output.splitlines():
+        match = re.match(r"(.+?)\s+([\d.]+)\s+([\d.]+)%", line)
+        if match:
+            rows[match.group(1).strip()] = float(match.group(3))
+    for layer in ("G3 CONV|64|5|5|1|1|2|2|LEAKYRELU backward",
+                  "G4 TRANSCONV|32|5|5|2|2|3|3|LEAKYRELU forward",
+                  "D0 CONV|32|5|5|1|1|2|2|LEAKYRELU forward"):
+        assert layer in rows
+    # the rows are medians of separate timings, and the smallest are left out
+    assert 80 < sum(rows.values()) < 120
+
+
+def test_engine_benchmark_prints_every_configuration_with_a_ratio_and_the_start_up():
+    output = _run("bench_gan.py", "--quick", "--threads", "1", "--seconds", "0.05",
+                  "--repeats", "1")
+    for configuration in ("training, batch 64", "training, batch 256",
+                          "generation, batch 1024"):
+        assert re.search(re.escape(f"| {configuration} | 1 |") + r".*\| ([\d.]+x|n/a) \|",
+                         output)
+    assert re.search(r"warm start \(Numba cache filled by the runs above\): [\d.]+ s", output)
