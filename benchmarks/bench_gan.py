@@ -14,8 +14,8 @@ child the two engines are timed back to back, alternating rounds; a cell is the 
 the spread (min-max) of several timings after a warm-up, and the ratio is rootgan / PyTorch
 of the medians. The benchmark environment unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE and
 sets MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_; a full run repeats the table in the
-machine's default environment and reports Numba's start-up time with a cold and a warm
-cache.
+machine's default environment and reports the start-up time (a fresh process to its first
+training step) with a cold and a warm Numba cache.
 
 Run from the project folder:
 
@@ -226,16 +226,37 @@ def measure(threads, seconds, repeats):
 
 
 def startup():
-    """Wall clock from before ``import rootgan`` to one train_step and one generate."""
-    start = time.perf_counter()
+    """Import rootgan, build both networks and train one step at batch 64; the parent
+    times the whole process, from the interpreter's start to its exit."""
     import numpy as np
     import rootgan  # noqa: F401  (the import is part of what is timed)
 
     rng = np.random.default_rng(SEED)
     gan = build_rootgan(rng)
     gan.train_step(rng.random((64,) + IMAGE_SHAPE, dtype=np.float32))
-    gan.generate(1024, batch_size=1024)
-    return {"seconds": time.perf_counter() - start}
+    return {}
+
+
+def peak_memory(engine, steps=3, batch=256):
+    """Peak resident memory (MiB) of a process that trains the benchmark GAN at ``batch``
+    with one engine for ``steps`` steps, imports included."""
+    import resource
+
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    real = rng.random((batch,) + IMAGE_SHAPE, dtype=np.float32)
+    if engine == "rootgan":
+        gan = build_rootgan(rng)
+        step = lambda: gan.train_step(real)  # noqa: E731
+    else:
+        torch = import_torch()
+        if torch is None:
+            return {"mib": None}
+        step = torch_train_step(torch, build_torch(torch), torch.from_numpy(real))
+    for _ in range(steps):
+        step()
+    return {"mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 # -- parent process: environments, children, report ---------------------------------------
@@ -277,18 +298,25 @@ def measure_environment(threads_list, benchmark, seconds, repeats):
     return reports
 
 
+def timed_child(arguments, env):
+    """Seconds from starting this script as a child process to its exit."""
+    start = time.perf_counter()
+    run_child(arguments, env)
+    return time.perf_counter() - start
+
+
 def measure_startup(threads, cold):
     """(label, seconds) pairs: cold and warm in a fresh cache, or warm in the default one."""
     arguments = ["--child-startup"]
     if not cold:
-        seconds = run_child(arguments, child_environment(threads, True))["seconds"]
+        seconds = timed_child(arguments, child_environment(threads, True))
         return [("warm start (Numba cache filled by the runs above)", seconds)]
     with tempfile.TemporaryDirectory(prefix="rootgan-numba-cache-") as cache_dir:
         env = child_environment(threads, True, cache_dir)
         return [("cold start (empty NUMBA_CACHE_DIR, compiles every kernel)",
-                 run_child(arguments, env)["seconds"]),
+                 timed_child(arguments, env)),
                 ("warm start (same NUMBA_CACHE_DIR, loads the cache)",
-                 run_child(arguments, env)["seconds"])]
+                 timed_child(arguments, env))]
 
 
 def rate_cell(rates):
@@ -425,16 +453,25 @@ def run(args):
         print_environment(title, benchmark, reports, rows)
         tables.append((title, rows))
 
-    print("\n== Numba start-up: import rootgan, build both networks, one train_step at "
-          "batch 64, one generate(1024)")
+    print("\n== Start-up: a fresh Python process that imports rootgan, builds both networks "
+          "and trains one\n   step at batch 64, from its start to its exit")
     startups = measure_startup(max(args.threads), cold=not args.quick)
     for label, seconds in startups:
         print(f"  {label}: {seconds:.1f} s")
 
+    print("\n== Peak memory: a fresh process (imports included) that trains the benchmark GAN "
+          "at batch 256\n   for 3 steps with one engine, 1 thread")
+    memory = {engine: run_child(["--child-memory", engine],
+                                child_environment(1, True))["mib"]
+              for engine in ("rootgan", "torch")}
+    for engine, mib in memory.items():
+        name = "PyTorch" if engine == "torch" else engine
+        print(f"  {name}: " + ("not installed" if mib is None else f"{mib:,.0f} MiB peak RSS"))
+
     print("\n== Markdown")
     for title, rows in tables:
         print(f"\n{title}\n\n{markdown_table(rows)}")
-    print("\nNumba start-up: " + "; ".join(f"{label}: {seconds:.1f} s"
+    print("\nStart-up to the first training step: " + "; ".join(f"{label}: {seconds:.1f} s"
                                            for label, seconds in startups))
     if args.quick:
         print("\nFull run (5 timings of >= 5 s, 1 and 2 threads, default environment too, "
@@ -460,6 +497,7 @@ def parse_arguments():
                              f"{QUICK['repeats']})")
     parser.add_argument("--child-measure", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     parser.add_argument("--child-startup", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-memory", choices=("rootgan", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     defaults = QUICK if args.quick else FULL
     for name, value in defaults.items():
@@ -476,6 +514,8 @@ def main():
         print(json.dumps(measure(args.child_measure, args.seconds, args.repeats)))
     elif args.child_startup:
         print(json.dumps(startup()))
+    elif args.child_memory:
+        print(json.dumps(peak_memory(args.child_memory)))
     else:
         run(args)
 

@@ -40,3 +40,4 @@ def test_engine_benchmark_prints_every_configuration_with_a_ratio_and_the_start_
         assert re.search(re.escape(f"| {configuration} | 1 |") + r".*\| ([\d.]+x|n/a) \|",
                          output)
     assert re.search(r"warm start \(Numba cache filled by the runs above\): [\d.]+ s", output)
+    assert re.search(r"  rootgan: [\d,]+ MiB peak RSS", output)
