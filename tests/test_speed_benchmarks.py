@@ -41,3 +41,14 @@ def test_engine_benchmark_prints_every_configuration_with_a_ratio_and_the_start_
                          output)
     assert re.search(r"warm start \(Numba cache filled by the runs above\): [\d.]+ s", output)
     assert re.search(r"  rootgan: [\d,]+ MiB peak RSS", output)
+
+
+def test_user_path_profile_splits_train_all_methods_into_engine_and_overhead():
+    output = _run("profile_user_path.py", "--epochs", "1", "--batch", "64", "--threads", "1",
+                  "--train", "128", "--details")
+    assert "TrainAllMethods, benchmark GAN on the shipped W jets (128 training events)" in output
+    shares = dict(re.findall(r"  (training steps \(engine\)|everything else.*?)\s+[\d.]+ s\s+"
+                             r"([\d.]+)%", output))
+    assert len(shares) == 2
+    assert re.search(r"engine share: [\d.]+%", output)
+    assert "own time outside rootgan/nn/" in output
