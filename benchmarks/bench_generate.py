@@ -1,0 +1,111 @@
+"""Mass generation into a ROOT file against the generator's own speed, and its memory.
+
+Trains a GAN for one epoch with a macro (the weights are what matters, not their quality),
+then, each in a fresh process with the same thread count:
+- in memory: the method produces ``-n`` events (network, inverse transform, output stage)
+  chunk by chunk and drops them: the generator's own speed;
+- to a file: ``rootgan.generate`` writes the same ``-n`` events to a ROOT file (what
+  ``rootgan generate`` does, without its progress bar);
+- to a file, ``-n`` / 10 events: peak memory must not grow with the number of events.
+Reports events/s, the ratio file / memory, the file size and each process's peak RSS.
+
+    python benchmarks/bench_generate.py                       # the jet macro's dense GAN, 1M
+    python benchmarks/bench_generate.py --network benchmark -n 100000   # benchmark-gan.md
+    python benchmarks/bench_generate.py -n 20000 --threads 1  # seconds-long
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# macro arguments for a one-epoch training per network
+NETWORKS = {
+    "jets": ["--epochs", "1", "--train", "600", "--test", "100"],
+    "benchmark": ["--architecture", "benchmark", "--epochs", "1", "--train", "256",
+                  "--test", "50"],
+}
+
+
+def child(weights, n, mode, out):
+    import numpy as np
+
+    import rootgan
+    from rootgan.io.weights import read_weights
+    from rootgan.methods.gan import MethodGAN
+
+    start = time.perf_counter()
+    if mode == "memory":
+        method = MethodGAN.from_weights("GAN", read_weights(weights))
+        for _ in method.generated_chunks(n, np.random.default_rng(1)):
+            pass
+    else:
+        rootgan.generate(weights, n, out, seed=1)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds,
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "bytes": os.path.getsize(out) if mode == "file" else 0}
+
+
+def run_child(weights, n, mode, out, threads):
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    output = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", mode,
+                             "--weights", weights, "-n", str(n), "--out", out], env=env,
+                            stdout=subprocess.PIPE, text=True, check=True).stdout
+    return json.loads(output.splitlines()[-1])
+
+
+def train(network, folder):
+    subprocess.run([sys.executable, os.path.join(ROOT, "macros", "train_jet_gan.py"),
+                    *NETWORKS[network], "--out-dir", "run"], cwd=folder, check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(folder, "run", "dataset", "weights", "JetGAN_GAN.weights.root")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--network", choices=tuple(NETWORKS), default="jets",
+                        help="jets: the jet macro's default dense GAN (fast, so writing "
+                             "weighs most); benchmark: the benchmark GAN")
+    parser.add_argument("-n", type=int, default=1_000_000, help="events (default 1,000,000)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", choices=("memory", "file"), help=argparse.SUPPRESS)
+    parser.add_argument("--weights", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.weights, args.n, args.child, args.out)))
+        return
+    with tempfile.TemporaryDirectory(prefix="rootgan-generate-") as folder:
+        print(f"... training the {args.network} network for one epoch", file=sys.stderr)
+        weights = train(args.network, folder)
+        out = os.path.join(folder, "generated.root")
+        # a first short run fills Numba's cache, so no row pays for compiling
+        run_child(weights, 1000, "file", out, args.threads)
+        rows = [("in memory (the generator's own speed)", args.n,
+                 run_child(weights, args.n, "memory", out, args.threads)),
+                ("to a ROOT file (rootgan.generate)", args.n,
+                 run_child(weights, args.n, "file", out, args.threads)),
+                ("to a ROOT file, a tenth of the events", args.n // 10,
+                 run_child(weights, args.n // 10, "file", out, args.threads))]
+    print(f"Generation, {args.network} network, {args.threads} thread(s), each row a fresh "
+          f"process")
+    print(f"{'':40s} {'events':>10s} {'events/s':>10s} {'peak RSS':>10s} {'file':>9s}")
+    for label, n, result in rows:
+        size = f"{result['bytes'] / 1e6:,.0f} MB" if result["bytes"] else ""
+        print(f"{label:40s} {n:10,d} {n / result['seconds']:10,.0f} "
+              f"{result['peak_mib']:7,.0f} MiB {size:>9s}")
+    memory, file = (n / result["seconds"] for _, n, result in rows[:2])
+    print(f"writing to a file runs at {file / memory:.0%} of the generator's own speed; peak "
+          f"RSS {rows[1][2]['peak_mib']:,.0f} MiB for {args.n:,} events against "
+          f"{rows[2][2]['peak_mib']:,.0f} MiB for {args.n // 10:,}")
+
+
+if __name__ == "__main__":
+    main()
