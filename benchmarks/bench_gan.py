@@ -69,7 +69,7 @@ FULL = {"seconds": 5.0, "repeats": 5, "threads": [1, 2]}
 
 # -- child processes: the measurements ----------------------------------------------------
 # numpy, rootgan and torch are imported inside these functions: only the children need
-# them, and the start-up child times the import of rootgan itself.
+# them, and the start-up child's time includes the import of rootgan itself.
 
 def build_rootgan(rng):
     from rootgan.nn import GAN, Adam, build_network, initialize

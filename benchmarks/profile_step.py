@@ -12,7 +12,8 @@ unfused size, like PyTorch's).
     python benchmarks/profile_step.py --batch 64 --threads 1
 
 Run it in the benchmark environment of benchmark-gan.md (OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE unset) to see the engine at full BLAS speed; the script says which ran.
+OPENBLAS_L2_SIZE unset) to see the engine at full BLAS speed; the script prints the BLAS
+kernel that ran and OPENBLAS_CORETYPE.
 """
 
 import argparse
@@ -135,7 +136,8 @@ def main():
           f"median of {args.steps} steps: {total * 1e3:.1f} ms ({args.batch / total:,.0f} "
           f"images/s)")
     print(f"BLAS: {blas}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
-    print(f"{'where':44s} {'ms/step':>8s} {'share':>6s} {'GFLOP/s':>8s}")
+    print(f"{'where':44s} {'ms/step':>8s} {'share':>6s} {'GFLOP/s':>8s} (nominal: unfused "
+          f"size)")
     for key, seconds in sorted(medians.items(), key=lambda item: -item[1]):
         if seconds < 0.0005 * total:
             continue

@@ -36,10 +36,9 @@ ENGINE = {"train_step": "training steps (engine)",
 
 
 def timed_engine(totals):
-    """Wrap the engine's GAN entry points so their wall time adds up in ``totals``."""
+    """Wrap the engine's GAN entry points (for the rest of this process) so their wall time
+    adds up in ``totals``."""
     from rootgan.nn.gan import GAN
-
-    originals = {name: getattr(GAN, name) for name in ENGINE}
 
     def wrapper(name, inner):
         def timed(self, *args, **kwargs):
@@ -50,9 +49,8 @@ def timed_engine(totals):
                 totals[ENGINE[name]] += time.perf_counter() - start
         return timed
 
-    for name, inner in originals.items():
-        setattr(GAN, name, wrapper(name, inner))
-    return originals
+    for name in ENGINE:
+        setattr(GAN, name, wrapper(name, getattr(GAN, name)))
 
 
 def train(args, folder, profiler=None):
@@ -64,22 +62,26 @@ def train(args, folder, profiler=None):
                f"GeneratorLayout={G_LAYOUT}:DiscriminatorLayout={D_LAYOUT}:"
                f"TrainingStrategy=MaxEpochs={args.epochs},BatchSize={args.batch}")
     console = io.StringIO()
-    with contextlib.redirect_stdout(console):
-        os.chdir(folder)
-        factory = TMVA.Factory("Profile", "profile.root", "!V:!Silent:DrawProgressBar")
-        loader = TMVA.DataLoader("dataset")
-        loader.AddVariablesArray("image", 625)
-        loader.AddSignalTree(f"{DATA}:jets")
-        loader.PrepareTrainingAndTestTree(
-            "label == 1", f"SplitMode=Random:SplitSeed=100:nTest_Signal=500:"
-                          f"nTrain_Signal={args.train}")
-        factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", options)
-        start = time.perf_counter()
-        if profiler is not None:
-            profiler.enable()
-        factory.TrainAllMethods()
-        if profiler is not None:
-            profiler.disable()
+    here = os.getcwd()
+    os.chdir(folder)  # the Factory writes dataset/weights/ below the working folder
+    try:
+        with contextlib.redirect_stdout(console):
+            factory = TMVA.Factory("Profile", "profile.root", "!V:!Silent:DrawProgressBar")
+            loader = TMVA.DataLoader("dataset")
+            loader.AddVariablesArray("image", 625)
+            loader.AddSignalTree(f"{DATA}:jets")
+            loader.PrepareTrainingAndTestTree(
+                "label == 1", f"SplitMode=Random:SplitSeed=100:nTest_Signal=500:"
+                              f"nTrain_Signal={args.train}")
+            factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", options)
+            start = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
+            factory.TrainAllMethods()
+            if profiler is not None:
+                profiler.disable()
+    finally:
+        os.chdir(here)
     return time.perf_counter() - start
 
 

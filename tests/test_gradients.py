@@ -49,9 +49,9 @@ LAYER_CASES = [
     ("TRANSCONV|2|5|5|2|2|3|3|LINEAR", (3, 6, 6)),
     ("TRANSCONV|2|3|3|2|3|1|0|1|2|TANH", (2, 3, 4)),
     ("TRANSCONV|2|3|2|1|1|0|1|SIGMOID", (3, 4, 3)),
-    # from 4 input channels a transposed convolution runs as one shifted convolution per
-    # output phase: odd and even phases, output padding, padding beyond the kernel, and a
-    # kernel smaller than the stride (phases no tap reaches)
+    # a transposed convolution runs as one shifted convolution per output phase: odd and
+    # even phases, output padding, padding beyond the kernel, and a kernel smaller than the
+    # stride (phases no tap reaches), with enough input channels for real per-tap GEMMs
     ("TRANSCONV|2|5|5|2|2|3|3|LEAKYRELU", (4, 4, 4)),
     ("TRANSCONV|3|3|3|2|3|1|0|1|2|TANH", (5, 3, 4)),
     ("TRANSCONV|2|4|3|3|2|4|1|LINEAR", (4, 4, 3)),

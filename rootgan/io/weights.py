@@ -65,8 +65,8 @@ class WeightsContent:
 
 def write_weights(path, content, compressed=True):
     """Write ``content`` to ``path`` atomically (replacing any older file). Trained weights
-    barely compress (8%), so files rewritten every epoch are best left uncompressed:
-    ZLIB takes 8x longer than the write itself."""
+    barely compress (8%), so files rewritten every epoch (checkpoints) are best left
+    uncompressed: compressing took longer than the write itself."""
     with staged(path, fresh=True, compressed=compressed) as handle:
         for key in _TEXT_KEYS:
             handle[key] = json.dumps(getattr(content, key), indent=1, sort_keys=True,
