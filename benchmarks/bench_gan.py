@@ -281,9 +281,10 @@ def progress(message):
     print(f"... {message}", file=sys.stderr, flush=True)
 
 
-def run_child(arguments, env):
-    """Runs this script with a hidden child flag; the child's last line of output is JSON."""
-    output = subprocess.run([sys.executable, os.path.abspath(__file__), *arguments], env=env,
+def run_child(arguments, env, script=__file__):
+    """Runs ``script`` (default: this one) with a hidden child flag; the child's last line
+    of output is JSON."""
+    output = subprocess.run([sys.executable, os.path.abspath(script), *arguments], env=env,
                             stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(output.splitlines()[-1])
 

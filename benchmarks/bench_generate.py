@@ -25,6 +25,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from bench_gan import THREAD_VARIABLES, run_child  # noqa: E402
 # macro arguments for a one-epoch training per network
 NETWORKS = {
     "jets": ["--epochs", "1", "--train", "600", "--test", "100"],
@@ -53,12 +55,10 @@ def child(weights, n, mode, out):
             "bytes": os.path.getsize(out) if mode == "file" else 0}
 
 
-def run_child(weights, n, mode, out, threads):
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-    output = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", mode,
-                             "--weights", weights, "-n", str(n), "--out", out], env=env,
-                            stdout=subprocess.PIPE, text=True, check=True).stdout
-    return json.loads(output.splitlines()[-1])
+def run(weights, n, mode, out, threads):
+    env = dict(os.environ, **{name: str(threads) for name in THREAD_VARIABLES})
+    return run_child(["--child", mode, "--weights", weights, "-n", str(n), "--out", out], env,
+                     script=__file__)
 
 
 def train(network, folder):
@@ -87,13 +87,13 @@ def main():
         weights = train(args.network, folder)
         out = os.path.join(folder, "generated.root")
         # a first short run fills Numba's cache, so no row pays for compiling
-        run_child(weights, 1000, "file", out, args.threads)
+        run(weights, 1000, "file", out, args.threads)
         rows = [("in memory (the generator's own speed)", args.n,
-                 run_child(weights, args.n, "memory", out, args.threads)),
+                 run(weights, args.n, "memory", out, args.threads)),
                 ("to a ROOT file (rootgan.generate)", args.n,
-                 run_child(weights, args.n, "file", out, args.threads)),
+                 run(weights, args.n, "file", out, args.threads)),
                 ("to a ROOT file, a tenth of the events", args.n // 10,
-                 run_child(weights, args.n // 10, "file", out, args.threads))]
+                 run(weights, args.n // 10, "file", out, args.threads))]
     print(f"Generation, {args.network} network, {args.threads} thread(s), each row a fresh "
           f"process")
     print(f"{'':40s} {'events':>10s} {'events/s':>10s} {'peak RSS':>10s} {'file':>9s}")

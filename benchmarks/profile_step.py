@@ -31,21 +31,15 @@ from bench_gan import IMAGE_SHAPE, SEED, THREAD_VARIABLES, build_rootgan  # noqa
 def nominal_flops(layer):
     """Multiply-adds x 2 of one sample's forward pass (0 for layers that do no arithmetic)."""
     kind = layer.kind
-    out = 1
-    for size in layer.shape:
-        out *= size
     if kind == "DENSE":
-        fan_in = 1
-        for size in layer.input_shape:
-            fan_in *= size
-        return 2 * fan_in * out
+        return 2 * layer.input_size * layer.output_size
     if kind in ("CONV", "TRANSCONV"):
         c_in = layer.input_shape[0]
         kh, kw = layer.kernel
         if kind == "TRANSCONV":  # each input pixel scatters into c_out*kh*kw outputs
             _, h, w = layer.input_shape
             return 2 * c_in * h * w * layer.filters * kh * kw
-        return 2 * out * c_in * kh * kw
+        return 2 * layer.output_size * c_in * kh * kw
     return 0
 
 

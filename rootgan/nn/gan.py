@@ -254,7 +254,7 @@ class GAN:
             n, rest = inputs.shape[0], inputs.shape[2:]
             others = np.broadcast_to(partners.astype(inputs.dtype).reshape((1, -1) + rest),
                                      (n, partners.shape[0] * partners.shape[1]) + rest)
-            inputs = np.ascontiguousarray(np.concatenate([inputs, others], axis=1))
+            inputs = np.concatenate([inputs, others], axis=1)
         return self.discriminator.forward(inputs, training=False)
 
     def _image_gradient(self, grad, features_backward=None):
