@@ -195,6 +195,33 @@ def test_an_exception_mid_stage_leaves_the_previous_file(tmp_path):
     assert os.listdir(tmp_path) == ["out.root"]
 
 
+def test_trees_written_in_many_baskets_keep_every_event_in_order(tmp_path):
+    # baskets are written on a helper thread while the next is made: sizes that cross the
+    # basket threshold in every way (small chunks merged, one large chunk alone)
+    path = str(tmp_path / "out.root")
+    sizes = [70_000, 50_000, 1, 300_000, 3, 99_999]
+    starts = np.cumsum([0] + sizes)
+    with staged(path) as handle:
+        count = write_tree(handle, "t", ({"x": np.arange(a, a + n, dtype=np.float64)}
+                                         for a, n in zip(starts, sizes)))
+    assert count == starts[-1]
+    np.testing.assert_array_equal(_tree_values(path), np.arange(starts[-1], dtype=np.float64))
+
+
+def test_a_producer_failing_while_a_basket_is_written_leaves_no_file(tmp_path):
+    path = str(tmp_path / "out.root")
+
+    def chunks():
+        for i in range(3):
+            yield {"x": np.random.default_rng(i).random(200_000)}  # one basket each
+        raise DataError("NaN pixels in chunk 3")
+
+    with pytest.raises(DataError, match="NaN pixels"):
+        with staged(path, fresh=True) as handle:
+            write_tree(handle, "t", chunks())
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_writer_killed_mid_stage_leaves_the_previous_complete_file(tmp_path):
     path = str(tmp_path / "out.root")
     with staged(path) as handle:

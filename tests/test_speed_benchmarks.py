@@ -55,7 +55,8 @@ def test_user_path_profile_splits_train_all_methods_into_engine_and_overhead():
 
 
 def test_generation_benchmark_compares_the_file_path_with_the_generator_alone():
-    output = _run("bench_generate.py", "-n", "3000", "--threads", "1")
+    output = _run("bench_generate.py", "-n", "3000", "--threads", "1",
+                  "--train-seconds", "2")
     for row in ("in memory (the generator's own speed)", "to a ROOT file (rootgan.generate)",
                 "to a ROOT file, a tenth of the events"):
         assert re.search(re.escape(row) + r"\s+[\d,]+\s+[\d,]+\s+[\d,]+ MiB", output)

@@ -12,6 +12,7 @@ import glob
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import awkward as ak
 import numpy as np
@@ -112,35 +113,50 @@ def branch_types(columns):
 def write_tree(directory, name, chunks, title=""):
     """Write a TTree from an iterable of ``{branch: array}`` chunks, extending in baskets
     of at least 100,000 entries or ~10 MB (small extends make slow, bloated files).
-    Returns the number of entries written."""
+    Returns the number of entries written.
+
+    Each basket is merged, compressed and written on a helper thread while the caller's
+    iterable makes the next one (compression releases the GIL), so producing the chunks
+    and writing them overlap; at most one basket is in flight, which bounds the memory.
+    A chunk's arrays must not be changed after it is yielded: they may still be read."""
     tree = None
     pending = []
     pending_entries = pending_bytes = written = 0
+    in_flight = None
 
-    def flush():
-        nonlocal pending, pending_entries, pending_bytes, written
-        if not pending:
+    def extend(baskets):
+        if len(baskets) == 1:  # a chunk as large as a basket: no copy
+            tree.extend(baskets[0])
             return
-        merged = {k: (ak.concatenate if isinstance(pending[0][k], ak.Array) else np.concatenate)(
-            [p[k] for p in pending]) for k in pending[0]}
+        merged = {k: (ak.concatenate if isinstance(baskets[0][k], ak.Array) else np.concatenate)(
+            [b[k] for b in baskets]) for k in baskets[0]}
         tree.extend(merged)
-        written += pending_entries
-        pending, pending_entries, pending_bytes = [], 0, 0
 
-    for chunk in chunks:
-        entries = len(next(iter(chunk.values())))
-        if entries == 0:
-            continue
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rootgan-writer") as writer:
+        def flush():
+            nonlocal pending, pending_entries, pending_bytes, written, in_flight
+            if in_flight is not None:
+                in_flight.result()  # raises the writer's error here, in the caller
+            in_flight = writer.submit(extend, pending) if pending else None
+            written += pending_entries
+            pending, pending_entries, pending_bytes = [], 0, 0
+
+        # leaving this block waits for the basket in flight, also when the producer fails
+        for chunk in chunks:
+            entries = len(next(iter(chunk.values())))
+            if entries == 0:
+                continue
+            if tree is None:
+                tree = directory.mktree(name, branch_types(chunk), title=title)
+            pending.append(chunk)
+            pending_entries += entries
+            pending_bytes += sum(v.nbytes for v in chunk.values())
+            if pending_entries >= BASKET_ENTRIES or pending_bytes >= BASKET_BYTES:
+                flush()
         if tree is None:
-            tree = directory.mktree(name, branch_types(chunk), title=title)
-        pending.append(chunk)
-        pending_entries += entries
-        pending_bytes += sum(v.nbytes for v in chunk.values())
-        if pending_entries >= BASKET_ENTRIES or pending_bytes >= BASKET_BYTES:
-            flush()
-    if tree is None:
-        return 0
-    flush()
+            return 0
+        flush()
+        flush()  # waits for the last basket
     return written
 
 
