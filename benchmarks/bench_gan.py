@@ -15,7 +15,9 @@ the spread (min-max) of several timings after a warm-up, and the ratio is rootga
 of the medians. The benchmark environment unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE and
 sets MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_; a full run repeats the table in the
 machine's default environment and reports the start-up time (a fresh process to its first
-training step) with a cold and a warm Numba cache.
+training step) with a cold and a warm Numba cache. Where the machine does not set
+OPENBLAS_CORETYPE, ``--older-blas NAME`` sets it for the default environment's children
+(e.g. Sandybridge: AVX without FMA), to see the table with an older, slower SGEMM kernel.
 
 Run from the project folder:
 
@@ -261,7 +263,7 @@ def peak_memory(engine, steps=3, batch=256):
 
 # -- parent process: environments, children, report ---------------------------------------
 
-def child_environment(threads, benchmark, cache_dir=None):
+def child_environment(threads, benchmark, cache_dir=None, older_blas=None):
     env = dict(os.environ)
     env.update({name: str(threads) for name in THREAD_VARIABLES})
     if benchmark:
@@ -271,6 +273,8 @@ def child_environment(threads, benchmark, cache_dir=None):
     else:
         for name in MALLOC_SETTINGS:
             env.pop(name, None)
+        if older_blas and "OPENBLAS_CORETYPE" not in env:
+            env["OPENBLAS_CORETYPE"] = older_blas
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = cache_dir
     return env
@@ -289,13 +293,13 @@ def run_child(arguments, env, script=__file__):
     return json.loads(output.splitlines()[-1])
 
 
-def measure_environment(threads_list, benchmark, seconds, repeats):
+def measure_environment(threads_list, benchmark, seconds, repeats, older_blas=None):
     reports = []
     for threads in threads_list:
         progress(f"measuring {threads} thread(s)")
         reports.append(run_child(["--child-measure", str(threads), "--seconds", str(seconds),
                                   "--repeats", str(repeats)],
-                                 child_environment(threads, benchmark)))
+                                 child_environment(threads, benchmark, older_blas=older_blas)))
     return reports
 
 
@@ -370,11 +374,15 @@ def conclusion(rows):
             f"{len(ratios)} measurements (above 1: rootgan is faster)")
 
 
-def openblas_note(benchmark):
+def openblas_note(benchmark, older_blas=None):
     found = [f"{name}={os.environ[name]}" for name in SLOW_BLAS_VARIABLES if name in os.environ]
     if not found:
+        if older_blas and not benchmark:
+            return (f"OPENBLAS_CORETYPE is not set on this machine; set here to {older_blas} "
+                    f"(--older-blas) to stand for a default environment with an older kernel.")
         return ("OPENBLAS_CORETYPE is not set on this machine"
-                + (": the benchmark and default environments differ only by MALLOC_*."
+                + (": the benchmark and default environments differ only by MALLOC_*"
+                   " (--older-blas NAME sets an older kernel here)."
                    if not benchmark else "."))
     return ("Set on this machine and " + ("removed here: " if benchmark else "kept here: ")
             + " ".join(found))
@@ -428,9 +436,9 @@ def print_intro(args):
     print(f"Machine: {cpu_name()}, {os.cpu_count()} cores")
 
 
-def print_environment(title, benchmark, reports, rows):
+def print_environment(title, benchmark, reports, rows, older_blas=None):
     print(f"\n== {title}")
-    print(openblas_note(benchmark))
+    print(openblas_note(benchmark, older_blas))
     print(environment_notes(reports))
     print()
     print(text_table(rows))
@@ -441,17 +449,21 @@ def run(args):
     print_intro(args)
     sections = [(BENCHMARK_ENVIRONMENT, True)]
     if not args.quick:
-        sections.append((DEFAULT_ENVIRONMENT, False))
+        default_title = DEFAULT_ENVIRONMENT
+        if args.older_blas and "OPENBLAS_CORETYPE" not in os.environ:
+            default_title += f", OPENBLAS_CORETYPE={args.older_blas} (--older-blas)"
+        sections.append((default_title, False))
     tables = []
     for index, (title, benchmark) in enumerate(sections):
         progress(title)
-        reports = measure_environment(args.threads, benchmark, args.seconds, args.repeats)
+        reports = measure_environment(args.threads, benchmark, args.seconds, args.repeats,
+                                      args.older_blas)
         rows = table_rows(reports)
         if index == 0:
             print(describe_run(reports))
             if reports[0]["versions"]["torch"] is None:
                 print(TORCH_MISSING)
-        print_environment(title, benchmark, reports, rows)
+        print_environment(title, benchmark, reports, rows, args.older_blas)
         tables.append((title, rows))
 
     print("\n== Start-up: a fresh Python process that imports rootgan, builds both networks "
@@ -496,6 +508,9 @@ def parse_arguments():
     parser.add_argument("--repeats", type=int,
                         help=f"timings per cell (default {FULL['repeats']}, --quick "
                              f"{QUICK['repeats']})")
+    parser.add_argument("--older-blas", metavar="CORETYPE",
+                        help="where OPENBLAS_CORETYPE is not set, set it to CORETYPE in the "
+                             "default environment (full run), e.g. Sandybridge")
     parser.add_argument("--child-measure", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     parser.add_argument("--child-startup", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-memory", choices=("rootgan", "torch"), help=argparse.SUPPRESS)

@@ -61,3 +61,20 @@ def test_generation_benchmark_compares_the_file_path_with_the_generator_alone():
                 "to a ROOT file, a tenth of the events"):
         assert re.search(re.escape(row) + r"\s+[\d,]+\s+[\d,]+\s+[\d,]+ MiB", output)
     assert re.search(r"writing to a file runs at \d+% of the generator's own speed", output)
+
+
+def test_older_blas_stands_in_for_the_default_environment_only_where_the_machine_sets_none(
+        monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT_DIR, "benchmarks"))
+    try:
+        import bench_gan
+    finally:
+        sys.path.pop(0)
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    default = bench_gan.child_environment(1, False, older_blas="Sandybridge")
+    benchmark = bench_gan.child_environment(1, True, older_blas="Sandybridge")
+    assert default["OPENBLAS_CORETYPE"] == "Sandybridge"
+    assert "OPENBLAS_CORETYPE" not in benchmark
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")  # the machine's own setting wins
+    assert bench_gan.child_environment(1, False, older_blas="Sandybridge")[
+        "OPENBLAS_CORETYPE"] == "Haswell"
