@@ -1,6 +1,6 @@
 """The ``rootgan`` command (gan-options.md): ``rootgan generate WEIGHTS -n N --out PATH ...``
-and ``rootgan compare REAL GENERATED ...``. Runs in this process; Dask options come with
-the scale-out work."""
+(one file, or parts with ``{index}`` in PATH, in this process or on Dask) and
+``rootgan compare REAL GENERATED ...``."""
 
 import argparse
 import sys
@@ -8,8 +8,12 @@ import sys
 from .errors import RootganError
 
 
+def _notice(text):
+    print(text, file=sys.stderr)
+
+
 def _generate(args):
-    from .methods.gan import generate
+    from . import generate, read_manifest, writes_parts
     from .tmva.log import Log
 
     conditions = args.conditions
@@ -28,18 +32,18 @@ def _generate(args):
             except ValueError:
                 raise RootganError(f"--condition {text}: expected NAME=VALUE with a number, "
                                    f"e.g. --condition energy=50") from None
-    unsupported = [flag for flag, value in (("--events-per-file", args.events_per_file),
-                                            ("--workers", args.workers),
-                                            ("--scheduler", args.scheduler)) if value]
-    if unsupported:
-        raise RootganError(f"{', '.join(unsupported)}: writing parts and running on Dask come "
-                           f"with the scale-out work; generate into one file for now")
     log = Log(progress_bar=True, stream=sys.stderr)
     with log.progress(args.n, "generate") as bar:
         path = generate(args.weights, args.n, args.out, seed=args.seed,
                         batch_size=args.batch_size, conditions=conditions,
-                        progress=bar.update, notice=lambda text: print(text, file=sys.stderr))
-    print(f"generated {args.n:,} events into {path} (tree GeneratedTree)")
+                        events_per_file=args.events_per_file, workers=args.workers,
+                        scheduler=args.scheduler, progress=bar.update, notice=_notice)
+    if writes_parts(args.out, args.events_per_file, args.workers, args.scheduler):
+        manifest = read_manifest(path)
+        print(f"generated {args.n:,} events into {manifest['parts']} part(s) "
+              f"{args.out} (tree GeneratedTree); manifest {path}")
+    else:
+        print(f"generated {args.n:,} events into {path} (tree GeneratedTree)")
 
 
 def _compare(args):
@@ -66,7 +70,9 @@ def parser():
                      help="the weights file, <dataset>/weights/<Job>_<Title>.weights.root")
     gen.add_argument("-n", type=int, required=True, metavar="N", help="events to generate")
     gen.add_argument("--out", required=True, metavar="PATH",
-                     help="output ROOT file (missing folders are created)")
+                     help="output ROOT file (missing folders are created); with {index} in "
+                          "it, parts numbered from 0 plus a manifest (PATH with {index} "
+                          "replaced by 'manifest')")
     gen.add_argument("--seed", type=int, default=None, metavar="S",
                      help="seed of the noise (default: derived from the training seed)")
     gen.add_argument("--batch-size", type=int, default=1024, metavar="B",
@@ -78,12 +84,17 @@ def parser():
     given.add_argument("--conditions", metavar="FILE.root:TREE",
                        help="per-event conditions from a tree (conditional GANs)")
     gen.add_argument("--events-per-file", type=int, metavar="M",
-                     help="split the output into parts of M events (with the scale-out work)")
+                     help="events per part (needs {index} in --out; default 1,000,000); "
+                          "each part has its own random stream and one thread, so its "
+                          "events do not depend on where it ran; a rerun skips finished "
+                          "parts")
     where = gen.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="W",
-                       help="a local Dask cluster of W workers (with the scale-out work)")
+                       help="generate the parts on a local Dask cluster of W worker "
+                            "processes (the dask extra)")
     where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="an existing Dask scheduler (with the scale-out work)")
+                       help="generate the parts on an existing Dask cluster, e.g. "
+                            "tcp://host:8786 (workers need rootgan and a shared file system)")
     gen.set_defaults(run=_generate)
 
     cmp = commands.add_parser(

@@ -267,7 +267,7 @@ def test_generate_command(trained, capsys):
     assert "generated 500 events" in capsys.readouterr().out
     assert uproot.open(out)["GeneratedTree"].num_entries == 500
     assert cli_main(["generate", weights, "-n", "5", "--out", out, "--workers", "2"]) == 2
-    assert "--workers: writing parts and running on Dask come with" in capsys.readouterr().err
+    assert "writing parts needs {index} in the output path" in capsys.readouterr().err
     assert cli_main(["generate", "missing.weights.root", "-n", "5", "--out", out]) == 2
 
 

@@ -78,3 +78,13 @@ def test_older_blas_stands_in_for_the_default_environment_only_where_the_machine
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")  # the machine's own setting wins
     assert bench_gan.child_environment(1, False, older_blas="Sandybridge")[
         "OPENBLAS_CORETYPE"] == "Haswell"
+
+
+def test_dask_generation_benchmark_reports_rates_the_task_cost_and_a_projection():
+    output = _run("bench_dask_generate.py", "-n", "20000", "--events-per-file", "5000",
+                  "--train-seconds", "1", "--tiny-tasks", "3", "--workers", "1")
+    for row in ("one file, every core (no parts)", "parts in this process (1 thread)",
+                "parts on 1 local Dask worker(s)"):
+        assert re.search(re.escape(row) + r"\s+[\d.]+\s+[\d,]+\s+[\d.]+x", output)
+    assert re.search(r"per-task cost: -?\d+ ms \(3 parts of 100 events", output)
+    assert re.search(r"projected: 100 million events on 100 workers.*: [\d.]+ minutes", output)
