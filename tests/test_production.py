@@ -57,13 +57,6 @@ def weights(tmp_path_factory):
     return _train(tmp_path_factory.mktemp("production"), GAN)
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
-        yield local
-
-
 def _events(manifest):
     """The parts a manifest lists, read as one sample."""
     files = rootgan.read_manifest(manifest)["files"]
@@ -115,11 +108,11 @@ def test_the_manifest_records_the_run_and_lists_the_parts_for_uproot_and_root(we
 
 
 def test_a_worker_killed_mid_part_leaves_no_partial_file_and_changes_no_event(
-        weights, tmp_path, cluster):
+        weights, tmp_path, dask_cluster):
     kwargs = {"events_per_file": 40_000, "seed": 3}
     reference = _events(rootgan.generate(weights, 240_000, tmp_path / "ref" / "p{index}.root",
                                          **kwargs))
-    client = distributed.Client(cluster)
+    client = distributed.Client(dask_cluster)
     pids = list(client.run(os.getpid).values())
     client.close()
     folder = tmp_path / "killed"
@@ -137,7 +130,7 @@ def test_a_worker_killed_mid_part_leaves_no_partial_file_and_changes_no_event(
     killer = threading.Thread(target=kill_when_a_part_is_being_written)
     killer.start()
     manifest = rootgan.generate(weights, 240_000, folder / "p{index}.root",
-                                scheduler=cluster.scheduler_address, **kwargs)
+                                scheduler=dask_cluster.scheduler_address, **kwargs)
     killer.join()
     assert killed, "no part was seen being written"
     events = _events(manifest)

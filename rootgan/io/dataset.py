@@ -4,7 +4,9 @@
 cuts and weights chunk by chunk, and splits each class into training and test events
 (deterministic for a seed). It keeps only entry numbers and weights, so the images
 themselves are read later, by ``Split.batches``, in chunks sized from the memory budget and
-shuffled across chunks: a training set larger than memory works.
+shuffled across chunks: a training set larger than memory works. With the ``Scheduler``
+option the selection and the reading run on Dask workers (see dask.py), with the same
+result.
 """
 
 import numpy as np
@@ -12,7 +14,7 @@ import numpy as np
 from ..errors import DataError
 from .columns import ArrayColumn, ExpressionColumns
 from .expressions import combine_cuts
-from .sources import resolve_trees
+from .sources import open_tree, resolve_trees, tree_locations
 
 MEBIBYTE = 1 << 20
 
@@ -45,30 +47,80 @@ class Layout:
 class _BoundSource:
     """A tree with its columns bound and checked."""
 
-    def __init__(self, source, layout, request):
+    def __init__(self, source, layout, chunk_events):
         self.source = source
-        self.request = request
         self.arrays = {name: ArrayColumn(source, name, size)
                        for name, size in layout.arrays.items()}
         self.aliases = layout.aliases
         self.scalars = ExpressionColumns(source, layout.scalars, layout.aliases, layout.roles)
+        for column in self.arrays.values():
+            column.check_structure(chunk_events)
+
+
+def bind_tree(path, tree, layout, chunk_events):
+    """The tree ``path:tree`` opened, its columns bound and their structure checked."""
+    return _BoundSource(open_tree(path, tree), layout, chunk_events)
+
+
+class LocalReader:
+    """Reads chunks from trees opened in this process."""
+
+    def __init__(self, bound, nonfinite):
+        self.bound = bound
+        self.nonfinite = nonfinite
+
+    def stream(self, requests):
+        """(columns, keep, dropped) of each (source index, entries) request, in order."""
+        for s, entries in requests:
+            yield read_columns(self.bound[s], entries, self.nonfinite)
+
+
+def read_columns(bound, entries, nonfinite):
+    """The declared columns of sorted ``entries`` of one tree: (columns, keep, dropped),
+    where ``keep`` (None: every event) marks the events without NaN or infinite values
+    and the columns hold only those (NonFinite=DROP); NonFinite=ERROR raises instead."""
+    start, stop = int(entries[0]), int(entries[-1]) + 1
+    # every entry of the range selected (no cut, Block split): no copy needed
+    pick = slice(None) if stop - start == entries.size else entries - start
+    columns = {name: column.read(start, stop)[pick] for name, column in bound.arrays.items()}
+    columns.update({label: values[pick]
+                    for label, values in bound.scalars.read(start, stop).items()})
+    bad = np.zeros(entries.size, bool)
+    culprit = {}
+    for name, values in columns.items():
+        if values.dtype.kind != "f":
+            continue
+        rows = ~np.isfinite(values) if values.ndim == 1 else ~np.isfinite(values).all(axis=1)
+        if rows.any():
+            culprit.setdefault(name, int(np.flatnonzero(rows)[0]))
+            bad |= rows
+    if not bad.any():
+        return columns, None, 0
+    if nonfinite == "ERROR":
+        name, row = next(iter(culprit.items()))
+        raise DataError(
+            f"{bound.source.label}: entry {int(entries[row])} has a NaN or infinite value in "
+            f"{name!r} ({int(bad.sum())} such events in entries {int(entries[0])}-"
+            f"{int(entries[-1])}); fix the input, or drop such events with NonFinite=DROP in "
+            f"PrepareTrainingAndTestTree's options")
+    keep = ~bad
+    return {name: values[keep] for name, values in columns.items()}, keep, int(bad.sum())
 
 
 class Split:
     """Training or test events: which entries of which trees, with weights and classes."""
 
-    def __init__(self, name, bound, source_index, entries, weights, class_ids, layout,
-                 chunk_events, nonfinite):
+    def __init__(self, name, reader, source_index, entries, weights, class_ids, layout,
+                 chunk_events):
         order = np.lexsort((entries, source_index))
         self.name = name
-        self._bound = bound
+        self.reader = reader
         self.source_index = source_index[order]
         self.entries = entries[order]
         self.weights = weights[order]
         self.class_ids = class_ids[order]
         self.layout = layout
         self.chunk_events = max(1, int(chunk_events))
-        self.nonfinite = nonfinite
         self.dropped = 0
 
     def __len__(self):
@@ -77,9 +129,9 @@ class Split:
     def subset(self, name, positions):
         """A split of some of these events (positions into this split)."""
         positions = np.sort(np.asarray(positions, np.int64))
-        return Split(name, self._bound, self.source_index[positions], self.entries[positions],
+        return Split(name, self.reader, self.source_index[positions], self.entries[positions],
                      self.weights[positions], self.class_ids[positions], self.layout,
-                     self.chunk_events, self.nonfinite)
+                     self.chunk_events)
 
     def _chunks(self):
         """(source, positions) groups whose entries span at most chunk_events entries, so
@@ -93,50 +145,25 @@ class Split:
                 yield s, positions[first:stop]
                 first = stop
 
-    def _read_chunk(self, s, positions):
-        bound = self._bound[s]
-        entries = self.entries[positions]
-        start, stop = int(entries[0]), int(entries[-1]) + 1
-        # every entry of the range selected (no cut, Block split): no copy needed
-        pick = slice(None) if stop - start == entries.size else entries - start
-        columns = {name: column.read(start, stop)[pick]
-                   for name, column in bound.arrays.items()}
-        columns.update({label: values[pick]
-                        for label, values in bound.scalars.read(start, stop).items()})
-        columns["weight"] = self.weights[positions]
-        columns["classID"] = self.class_ids[positions]
-        return self._finite(columns, bound, entries)
-
-    def _finite(self, columns, bound, entries):
-        bad = np.zeros(entries.size, bool)
-        culprit = {}
-        for name, values in columns.items():
-            if values.dtype.kind != "f":
-                continue
-            rows = ~np.isfinite(values) if values.ndim == 1 else \
-                ~np.isfinite(values).all(axis=1)
-            if rows.any():
-                culprit.setdefault(name, int(np.flatnonzero(rows)[0]))
-                bad |= rows
-        if not bad.any():
-            return columns
-        if self.nonfinite == "ERROR":
-            name, row = next(iter(culprit.items()))
-            raise DataError(
-                f"{bound.source.label}: entry {int(entries[row])} has a NaN or infinite value "
-                f"in {name!r} ({int(bad.sum())} such events in entries {int(entries[0])}-"
-                f"{int(entries[-1])}); fix the input, or drop such events with NonFinite=DROP "
-                f"in PrepareTrainingAndTestTree's options")
-        self.dropped += int(bad.sum())
-        keep = ~bad
-        return {name: values[keep] for name, values in columns.items()}
+    def _stream(self, chunks):
+        """The events of each (source, positions) chunk, in the order given, with their
+        weight and classID."""
+        requests = ((s, self.entries[positions]) for s, positions in chunks)
+        for (s, positions), (columns, keep, dropped) in zip(chunks,
+                                                             self.reader.stream(requests)):
+            columns["weight"] = self.weights[positions]
+            columns["classID"] = self.class_ids[positions]
+            if keep is not None:
+                columns["weight"] = columns["weight"][keep]
+                columns["classID"] = columns["classID"][keep]
+                self.dropped += dropped
+            yield columns
 
     def read_chunks(self):
         """The events of the split in tree order, one chunk of the budget at a time.
         ``dropped`` counts, per pass, the events NonFinite=DROP removed."""
         self.dropped = 0
-        for s, positions in self._chunks():
-            yield self._read_chunk(s, positions)
+        yield from self._stream(list(self._chunks()))
 
     def read_all(self):
         """Every event of the split in tree order (for test sets and small samples)."""
@@ -155,8 +182,8 @@ class Split:
         chunks = list(self._chunks())
         pool = _Pool(min(buffer_events + batch_size + self.chunk_events, len(self)))
         self.dropped = 0
-        for index in rng.permutation(len(chunks)):
-            pool.add(self._read_chunk(*chunks[index]))
+        for chunk in self._stream([chunks[i] for i in rng.permutation(len(chunks))]):
+            pool.add(chunk)
             if pool.size <= buffer_events:
                 continue
             # emit all but buffer_events of the pool in random order; keep the rest
@@ -251,18 +278,17 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
     # shuffle buffer (one chunk) and the pool they form together stay within the budget.
     chunk_events = max(1, int(options["MemoryBudget"] * MEBIBYTE / 8 // layout.bytes_per_event))
 
-    bound, per_class, negative, dropped_weights = [], {c: [] for c in class_names}, {}, {}
-    for request in requests:
-        for source in resolve_trees(request.spec):
-            bound.append(_BoundSource(source, layout, request))
-            for column in bound[-1].arrays.values():
-                column.check_structure(chunk_events)
-    for index, item in enumerate(bound):
-        request = item.request
-        cut = combine_cuts(cuts.get(request.class_name, ""), request.cut)
-        entries, weights, dropped = _select(item, cut,
-                                            weight_expressions.get(request.class_name, ""),
-                                            chunk_events, options["NonFinite"])
+    jobs = [(request, combine_cuts(cuts.get(request.class_name, ""), request.cut),
+             weight_expressions.get(request.class_name, "")) for request in requests]
+    if options["Scheduler"].lower() == "none":
+        sources, reader, selections = _select_here(jobs, layout, chunk_events,
+                                                   options["NonFinite"])
+    else:
+        sources, reader, selections = _select_on_dask(jobs, layout, chunk_events,
+                                                      options["NonFinite"], options["Scheduler"])
+
+    per_class, negative, dropped_weights = {c: [] for c in class_names}, {}, {}
+    for index, (request, entries, weights, dropped) in enumerate(selections):
         dropped_weights[request.class_name] = dropped_weights.get(request.class_name, 0) + dropped
         weights *= request.weight
         negative[request.class_name] = negative.get(request.class_name, 0) + int(
@@ -274,7 +300,7 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
         total = sum(e.size for _, e, _, _ in per_class[class_name])
         if total == 0:
             cut = cuts.get(class_name, "")
-            trees = ", ".join(bound[i].source.label for i, *_ in per_class[class_name])
+            trees = ", ".join(sources[i].label for i, *_ in per_class[class_name])
             raise DataError(f"no {class_name} events pass the selection"
                             + (f" (cut {cut!r})" if cut else "") + f" in {trees}")
         train_part, test_part = _split_class(class_name, per_class[class_name], options)
@@ -284,10 +310,41 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
 
     def make(split_name, parts):
         arrays = [np.concatenate([p[i] for p in parts]) for i in range(4)]
-        return Split(split_name, bound, *arrays, layout, chunk_events, options["NonFinite"])
+        return Split(split_name, reader, *arrays, layout, chunk_events)
 
     return Dataset(name, class_names, make("training", training), make("test", test), negative,
-                   [item.source for item in bound], dropped_weights)
+                   sources, dropped_weights)
+
+
+def _select_here(jobs, layout, chunk_events, nonfinite):
+    """Every tree of ``jobs`` (request, cut, weight expression) opened in this process:
+    (sources, reader, [(request, entries, weights, dropped) per tree])."""
+    bound, selections = [], []
+    for request, cut, weight_expression in jobs:
+        for source in resolve_trees(request.spec):
+            bound.append(_BoundSource(source, layout, chunk_events))
+            selections.append((request, *_select(bound[-1], cut, weight_expression,
+                                                 chunk_events, nonfinite)))
+    return [item.source for item in bound], LocalReader(bound, nonfinite), selections
+
+
+def _select_on_dask(jobs, layout, chunk_events, nonfinite, scheduler):
+    """As ``_select_here``, with each tree opened and selected by a Dask task (one per
+    tree) of the scheduler the Scheduler option names."""
+    from .dask import DaskReader, client_for, select_all
+
+    located = [(request, cut, weight_expression, location) for request, cut, weight_expression
+               in jobs for location in tree_locations(request.spec)]
+    client = client_for(scheduler)
+    results = select_all(client, [(location.file_path, location.tree_name, cut, weight)
+                                  for _, cut, weight, location in located],
+                         layout, chunk_events, nonfinite)
+    sources = [location for *_, location in located]
+    reader = DaskReader(client, [(s.file_path, s.tree_name) for s in sources], layout,
+                        chunk_events, nonfinite)
+    selections = [(request, entries, weights, dropped) for (request, *_), (_, entries, weights,
+                  dropped) in zip(located, results)]
+    return sources, reader, selections
 
 
 def _select(item, cut, weight_expression, chunk_events, nonfinite):

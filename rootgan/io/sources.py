@@ -13,21 +13,28 @@ from ..errors import DataError, did_you_mean
 _GLOB_CHARACTERS = set("*?[")
 
 
-class TreeSource:
-    """One TTree to read, with where it came from."""
+class TreeLocation:
+    """Where a TTree is: a file path (or URL) and the tree's name in it."""
 
-    def __init__(self, tree, file_path, tree_name):
-        self.tree = tree
+    def __init__(self, file_path, tree_name):
         self.file_path = file_path
         self.tree_name = tree_name
 
     @property
-    def num_entries(self):
-        return self.tree.num_entries
-
-    @property
     def label(self):
         return f"{self.file_path}:{self.tree_name}"
+
+
+class TreeSource(TreeLocation):
+    """One TTree to read, with where it came from."""
+
+    def __init__(self, tree, file_path, tree_name):
+        super().__init__(file_path, tree_name)
+        self.tree = tree
+
+    @property
+    def num_entries(self):
+        return self.tree.num_entries
 
     def __repr__(self):
         return f"TreeSource({self.label!r}, {self.num_entries} entries)"
@@ -40,34 +47,61 @@ def _is_uproot_tree(obj):
 def resolve_trees(spec):
     """The TreeSources a tree argument stands for (in a stable, sorted order for globs)."""
     if _is_uproot_tree(spec):
-        return [TreeSource(spec, spec.file.file_path, spec.object_path.lstrip("/").split(";")[0])]
+        return [TreeSource(spec, spec.file.file_path, _tree_name(spec))]
     if isinstance(spec, (list, tuple)):
-        if not spec:
-            raise DataError("an empty list of trees was given; give 'file.root:treename' "
-                            "entries")
-        return [source for item in spec for source in resolve_trees(item)]
+        return [source for item in _non_empty(spec) for source in resolve_trees(item)]
+    return [open_tree(location.file_path, location.tree_name)
+            for location in tree_locations(spec)]
+
+
+def tree_locations(spec):
+    """The TreeLocations a tree argument stands for, without opening a file: a glob is
+    expanded here (sorted), a URL (``root://``, ``https://``, ...) is taken as it is."""
+    if _is_uproot_tree(spec):
+        return [TreeLocation(spec.file.file_path, _tree_name(spec))]
+    if isinstance(spec, (list, tuple)):
+        return [location for item in _non_empty(spec) for location in tree_locations(item)]
     if isinstance(spec, os.PathLike):
         spec = os.fspath(spec)
     if not isinstance(spec, str):
         raise DataError(f"a tree must be 'file.root:treename', a glob, a list of them or an "
                         f"uproot TTree; got {type(spec).__name__} {spec!r}")
     path, separator, name = spec.rpartition(":")
-    if not separator or not path or not name:
+    if not separator or not path or not name or name.startswith("//"):
         raise DataError(f"{spec!r} does not name a tree; write 'file.root:treename' "
                         f"(uproot's syntax)")
-    if _GLOB_CHARACTERS & set(path):
+    if is_url(path):
+        paths = [path]
+    elif _GLOB_CHARACTERS & set(path):
         paths = sorted(glob.glob(os.path.expanduser(path)))
         if not paths:
             raise DataError(f"no file matches {path!r} (from {spec!r}; working directory "
                             f"{os.getcwd()})")
     else:
         paths = [os.path.expanduser(path)]
-    return [open_tree(p, name) for p in paths]
+    return [TreeLocation(p, name) for p in paths]
+
+
+def is_url(path):
+    """A path with a scheme other than file:// (uproot reads these remotely)."""
+    scheme, separator, _ = path.partition("://")
+    return bool(separator) and scheme.isalnum() and scheme.lower() != "file"
+
+
+def _tree_name(tree):
+    return tree.object_path.lstrip("/").split(";")[0]
+
+
+def _non_empty(specs):
+    if not specs:
+        raise DataError("an empty list of trees was given; give 'file.root:treename' "
+                        "entries")
+    return specs
 
 
 def open_tree(path, name):
-    """Open ``name`` in the ROOT file ``path``."""
-    if not os.path.exists(path):
+    """Open ``name`` in the ROOT file ``path`` (a path or a URL uproot reads)."""
+    if not is_url(path) and not os.path.exists(path):
         folder = os.path.dirname(os.path.abspath(path))
         nearby = []
         if os.path.isdir(folder):
@@ -99,7 +133,9 @@ def _check_not_truncated(tree, path, name):
     """Every basket must lie inside the file: a truncated file fails here, before any
     training, from the tree's metadata alone (damaged bytes inside a basket are found
     when it is read)."""
-    size = os.path.getsize(path)
+    size = tree.file.source.num_bytes if is_url(path) else os.path.getsize(path)
+    if size is None:  # a remote source that does not tell its size
+        return
     for branch in tree.itervalues(recursive=True):
         count = branch.num_baskets
         if not count:

@@ -13,18 +13,15 @@ have rootgan installed and see the weights file and the output folder at the sam
 
 import contextlib
 import ctypes
-import logging
 import os
 import sys
 
 import numpy as np
 
 from .. import __version__
-from ..errors import DataError, OptionError, RootganError
+from ..errors import DataError, OptionError
 from . import parts as plan
 
-DASK_HINT = "install the dask extra: pip install 'rootgan[dask]'"
-CONNECT_SECONDS = 20
 # glibc's mallopt: arrays below 32 MB come from the heap, and up to 64 MB of freed heap is
 # kept (the values of benchmark-gan.md's benchmark environment)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -156,11 +153,9 @@ def _finished(events, progress):
 
 
 def _run_on_dask(tasks, workers, scheduler, progress, notice):
-    try:
-        from dask.distributed import as_completed
-    except ImportError:
-        raise RootganError(f"running on Dask needs dask and distributed: {DASK_HINT}") from None
     with _client(workers, scheduler, notice) as client:
+        from dask.distributed import as_completed
+
         futures = client.map(generate_part, tasks, pure=False)
         try:
             for future in as_completed(futures):
@@ -172,23 +167,18 @@ def _run_on_dask(tasks, workers, scheduler, progress, notice):
 
 @contextlib.contextmanager
 def _client(workers, scheduler, notice):
-    from dask.distributed import Client, LocalCluster
+    from ..io.dask import connect, local_cluster
 
-    if workers is not None:
-        # one thread per worker process: parts run side by side, each single-threaded
-        with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-                Client(cluster) as client:
+    if workers is None:
+        with connect(scheduler) as client:
+            yield client
+        return
+    # one thread per worker process: parts run side by side, each single-threaded
+    with local_cluster(workers) as cluster:
+        from distributed import Client
+
+        with Client(cluster) as client:
             if notice is not None:
                 notice(f"a local Dask cluster of {workers} worker(s) at "
                        f"{cluster.scheduler_address}")
             yield client
-        return
-    try:
-        client = Client(scheduler, timeout=CONNECT_SECONDS)
-    except (OSError, TimeoutError, ValueError) as error:
-        raise RootganError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there "
-                           f"within {CONNECT_SECONDS} s ({error}); give its address as "
-                           f"tcp://HOST:PORT") from None
-    with client:
-        yield client

@@ -55,8 +55,10 @@ def prepare_options(class_names):
                "chunks are sized from it", minimum=1),
         Option("NonFinite", "enum", "ERROR", "NaN or infinite values: ERROR raises, DROP "
                "drops such events and reports how many", allowed=("ERROR", "DROP")),
-        Option("Scheduler", "string", "none", "none; local or a Dask scheduler address "
-               "(reading over Dask) are reserved for the scale-out work and refused for now"),
+        Option("Scheduler", "string", "none", "none (read in this process); local (a Dask "
+               "cluster of one worker per core on this machine) or a Dask scheduler address "
+               "(tcp://HOST:PORT): the trees are opened, selected and read by Dask workers "
+               "and the events streamed to training in chunks; the dask extra"),
     ])
 
 
@@ -228,10 +230,6 @@ class DataLoader:
         options_text = texts[-1] if len(texts) >= 2 else ""
         cuts_given = texts[:-1] if len(texts) >= 2 else texts
         options = prepare_options(class_names).parse(options_text, keywords)
-        if options["Scheduler"].lower() != "none":
-            raise OptionError(f"Scheduler={options['Scheduler']}: reading over Dask comes with "
-                              f"the scale-out work and is not available yet; use "
-                              f"Scheduler=none")
 
         cuts = {name: self._class_cut(name, cuts_given, class_names) for name in class_names}
         weights = {name: self._weights.get(name) or self._weights.get("", "")
