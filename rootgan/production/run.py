@@ -67,6 +67,9 @@ def generate_parts(weights_file, n, out, events_per_file=None, seed=None, batch_
     tasks = [_task(part, len(parts), weights_file, weights_sha256, entropy, batch_size,
                    conditions, n, description, tag) for part in todo]
     if workers is None and scheduler is None:
+        if tasks and notice is not None and (os.cpu_count() or 1) > 1:
+            notice(f"making {len(tasks)} part(s) in this process, one after another with one "
+                   f"thread each; --workers {os.cpu_count()} would use every core")
         for task in tasks:
             _finished(generate_part(task), progress)
     else:
