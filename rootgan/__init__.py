@@ -1,7 +1,8 @@
 """rootgan: generative adversarial networks for detector images stored in ROOT files."""
 
 from . import tmva as TMVA
-from .errors import DataError, LayoutError, OptionError, RootganError, WeightsError
+from .errors import (ClusterError, DataError, LayoutError, OptionError, RootganError,
+                     WeightsError)
 
 __version__ = "0.1.0"
 
@@ -40,5 +41,6 @@ def read_manifest(path):
 
     return read(path)
 
-__all__ = ["DataError", "LayoutError", "OptionError", "RootganError", "TMVA", "WeightsError",
-           "__version__", "generate", "read_manifest"]
+
+__all__ = ["ClusterError", "DataError", "LayoutError", "OptionError", "RootganError", "TMVA",
+           "WeightsError", "__version__", "generate", "read_manifest"]

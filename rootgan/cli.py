@@ -39,9 +39,10 @@ def _generate(args):
                         events_per_file=args.events_per_file, workers=args.workers,
                         scheduler=args.scheduler, progress=bar.update, notice=_notice)
     if writes_parts(args.out, args.events_per_file, args.workers, args.scheduler):
-        manifest = read_manifest(path)
-        print(f"generated {args.n:,} events into {manifest['parts']} part(s) "
-              f"{args.out} (tree GeneratedTree); manifest {path}")
+        files = read_manifest(path)["files"]
+        shown = files[0] if len(files) == 1 else f"{files[0]} ... {files[-1]}"
+        print(f"{args.n:,} events in {len(files)} part(s), {shown} (tree GeneratedTree); "
+              f"manifest {path}")
     else:
         print(f"generated {args.n:,} events into {path} (tree GeneratedTree)")
 

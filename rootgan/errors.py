@@ -24,6 +24,10 @@ class DataError(RootganError, ValueError):
     """Input data that does not fit: wrong array size, NaN values, missing branch, ..."""
 
 
+class ClusterError(RootganError, RuntimeError):
+    """Dask is missing, a scheduler cannot be reached, or a task failed on a worker."""
+
+
 class WeightsError(RootganError, ValueError):
     """Network parameters that do not match the network they are loaded into."""
 

@@ -3,13 +3,15 @@
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster():
-    """A local Dask cluster of 2 single-threaded worker processes, started once."""
+    """A local Dask cluster of 2 single-threaded worker processes for one test module. It
+    is closed with the module, with every DataLoader client: no Dask thread may run during
+    other modules (the allocation tests trace every thread)."""
     distributed = pytest.importorskip("distributed")
     from rootgan.io.dask import close_clients
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         yield cluster
-        close_clients()  # DataLoaders' clients of this cluster, before it goes
+        close_clients()

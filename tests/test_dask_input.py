@@ -2,12 +2,16 @@
 many files are opened, selected and read by Dask workers, and training sees the same
 events in the same batches as when this process reads them."""
 
+import os
+import socket
+import time
+
 import numpy as np
 import pytest
 import uproot
 
 import rootgan.io.dask
-from rootgan import DataError, RootganError, TMVA
+from rootgan import ClusterError, DataError, OptionError, TMVA
 
 distributed = pytest.importorskip("distributed")
 
@@ -67,6 +71,13 @@ def test_reading_over_dask_gives_the_same_batches_as_reading_here(many_files, da
     assert here.training.dropped + here.test.dropped == 1  # the NaN image
 
 
+def test_relative_paths_reach_workers_that_run_in_another_folder(many_files, dask_cluster,
+                                                                  monkeypatch):
+    monkeypatch.chdir(os.path.dirname(many_files))  # the workers stay where they started
+    dataset = _prepare("part_*.root", dask_cluster.scheduler_address)
+    assert len(dataset.test.read_all()["image"]) + dataset.test.dropped == 100
+
+
 def test_scheduler_local_reads_on_a_cluster_of_this_machine(many_files):
     here, there = _prepare(many_files, "none"), _prepare(many_files, "local")
     assert isinstance(there.training.reader, rootgan.io.dask.DaskReader)
@@ -106,6 +117,17 @@ def test_errors_found_on_a_worker_name_the_file_and_an_unreachable_scheduler_is_
         for split in (dataset.training, dataset.test):
             split.read_all()
     monkeypatch.setattr(rootgan.io.dask, "CONNECT_SECONDS", 1)
-    with pytest.raises(RootganError, match="cannot reach a Dask scheduler at "
-                                           "tcp://127.0.0.1:9"):
+    with pytest.raises(ClusterError, match="no Dask scheduler answered at tcp://127.0.0.1:9 "
+                                           "within 1 s"):
         _prepare(many_files, "tcp://127.0.0.1:9")
+    with socket.socket() as silent:  # a port where something listens but never speaks Dask
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = "tcp://127.0.0.1:%d" % silent.getsockname()[1]
+        start = time.monotonic()
+        with pytest.raises(ClusterError, match=f"no Dask scheduler answered at {address}"):
+            _prepare(many_files, address)
+        assert time.monotonic() - start < 10
+    with pytest.raises(OptionError, match="a Dask scheduler's address looks like "
+                                          "tcp://HOST:PORT"):
+        _prepare(many_files, "nonsense")

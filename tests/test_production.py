@@ -156,7 +156,7 @@ def test_a_run_killed_midway_is_finished_by_running_the_same_command_again(weigh
     rerun = subprocess.run(command, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stderr
     assert "of 10 parts already written by this run" in rerun.stderr
-    assert "generated 400,000 events into 10 part(s)" in rerun.stdout
+    assert "400,000 events in 10 part(s)" in rerun.stdout
     reference = _events(rootgan.generate(weights, 400_000, tmp_path / "ref" / "p{index}.root",
                                          events_per_file=40_000, seed=9))
     events = _events(str(tmp_path / "run" / "part-manifest.root"))
@@ -173,6 +173,25 @@ def test_per_event_conditions_reach_the_part_that_holds_their_events(tmp_path):
     np.testing.assert_array_equal(_events(manifest)["energy"], energies)
 
 
+def test_relative_paths_are_the_callers_whatever_folder_the_workers_run_in(
+        weights, tmp_path, dask_cluster, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the workers stay in the folder they started in
+    manifest = rootgan.generate(os.path.relpath(weights), 400, "rel/p{index}.root",
+                                events_per_file=100, seed=1,
+                                scheduler=dask_cluster.scheduler_address)
+    assert manifest == str(tmp_path / "rel" / "pmanifest.root")
+    assert sorted(os.listdir(tmp_path / "rel")) == ["p0.root", "p1.root", "p2.root",
+                                                    "p3.root", "pmanifest.root"]
+
+
+def test_parts_of_another_run_numbered_another_way_are_refused(weights, tmp_path):
+    rootgan.generate(weights, 20, tmp_path / "part-{index}.root", events_per_file=5, seed=1)
+    with pytest.raises(DataError, match=r"holds 4 part file\(s\) that this run does not plan "
+                                        r"\(part-0.root, part-1.root, part-2.root, \.\.\.\)"):
+        rootgan.generate(weights, 60, tmp_path / "part-{index}.root", events_per_file=5,
+                         seed=2)
+
+
 def test_bad_part_requests_are_explained(weights, tmp_path, capsys):
     with pytest.raises(OptionError, match=r"needs \{index\} in the output path"):
         rootgan.generate(weights, 10, tmp_path / "one.root", events_per_file=5)
@@ -180,6 +199,12 @@ def test_bad_part_requests_are_explained(weights, tmp_path, capsys):
         rootgan.generate(weights, 10, tmp_path / "p{index}.root", events_per_file=0)
     with pytest.raises(OptionError, match="--workers must be a positive integer"):
         rootgan.generate(weights, 10, tmp_path / "p{index}.root", workers=0)
+    with pytest.raises(OptionError, match="--workers must be a positive integer, got 'x'"):
+        rootgan.generate(weights, 10, tmp_path / "p{index}.root", workers="x")
+    with pytest.raises(OptionError, match="--events-per-file must be a positive integer"):
+        rootgan.generate(weights, 10, tmp_path / "p{index}.root", events_per_file=float("nan"))
+    with pytest.raises(OptionError, match="a Dask scheduler's address looks like"):
+        rootgan.generate(weights, 10, tmp_path / "p{index}.root", scheduler=8786)
     rootgan.generate(weights, 10, tmp_path / "p{index}.root", events_per_file=5, seed=1)
     with pytest.raises(DataError, match="holds 5 events of another run"):
         rootgan.generate(weights, 10, tmp_path / "p{index}.root", events_per_file=5, seed=2)

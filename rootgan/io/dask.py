@@ -12,9 +12,10 @@ import atexit
 import json
 import logging
 import os
+import threading
 from collections import deque
 
-from ..errors import RootganError
+from ..errors import ClusterError, OptionError
 
 DASK_HINT = "install the dask extra: pip install 'rootgan[dask]'"
 CONNECT_SECONDS = 20
@@ -28,27 +29,45 @@ def _import_distributed():
     try:
         import distributed
     except ImportError:
-        raise RootganError(f"running on Dask needs dask and distributed: {DASK_HINT}") from None
+        raise ClusterError(f"running on Dask needs dask and distributed: {DASK_HINT}") from None
     return distributed
 
 
 def connect(address):
-    """A Client of the Dask scheduler at ``address``, or a RootganError saying why not."""
+    """A Client of the Dask scheduler at ``address``, or a ClusterError within
+    CONNECT_SECONDS saying why not (the whole connection has that deadline: a port where
+    something else listens must not hang the caller)."""
+    if not isinstance(address, str) or "://" not in address:
+        raise OptionError(f"scheduler {address!r}: a Dask scheduler's address looks like "
+                          f"tcp://HOST:PORT (the scheduler prints it when it starts)")
     distributed = _import_distributed()
     timeout = CONNECT_SECONDS
-    try:
-        return distributed.Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as error:
-        raise RootganError(f"cannot reach a Dask scheduler at {address} within {timeout:g} s "
-                           f"({error}); give a running scheduler's address, "
-                           f"tcp://HOST:PORT") from None
+    outcome = {}
+
+    def attempt():
+        try:
+            outcome["client"] = distributed.Client(address, timeout=timeout)
+        except Exception as error:  # noqa: BLE001 (whatever the connection raised)
+            outcome["error"] = error
+
+    thread = threading.Thread(target=attempt, name="rootgan-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 2)
+    if "client" in outcome:
+        return outcome["client"]
+    reason = (f"{type(outcome['error']).__name__}: {outcome['error']}" if "error" in outcome
+              else "no Dask handshake: is that the scheduler's port, not its dashboard's?")
+    raise ClusterError(f"no Dask scheduler answered at {address} within {timeout:g} s "
+                       f"({reason}); is one running there? check the host and the port it "
+                       f"printed when it started")
 
 
 def local_cluster(workers):
     """A LocalCluster of ``workers`` single-threaded worker processes."""
     distributed = _import_distributed()
+    # ":0": its HTTP server on a free port, so a second cluster does not warn about 8787
     return distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1,
-                                    processes=True, dashboard_address=None,
+                                    processes=True, dashboard_address=":0",
                                     silence_logs=logging.ERROR)
 
 

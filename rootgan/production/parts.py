@@ -14,6 +14,7 @@ mix in parts of another run. The manifest (``PATH`` with ``{index}`` replaced by
 import hashlib
 import json
 import os
+import re
 
 import numpy as np
 import uproot
@@ -40,8 +41,22 @@ class Part:
         return f"Part({self.index}, {self.path!r}, {self.start}-{self.stop - 1})"
 
 
+def positive_integer(value, flag):
+    """``value`` as an int if it is a positive whole number, else an OptionError for
+    ``flag``."""
+    try:
+        whole = int(value)
+        ok = not isinstance(value, bool) and whole == value and whole >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise OptionError(f"{flag} must be a positive integer, got {value!r}")
+    return whole
+
+
 def check_pattern(out, events_per_file):
-    """The parts' path pattern and events per file, or an OptionError saying how to ask."""
+    """The parts' path pattern (absolute: workers may run in other folders) and the events
+    per file, or an OptionError saying how to ask."""
     out = os.fspath(out)
     if INDEX not in out:
         raise OptionError(f"--out {out}: writing parts needs {INDEX} in the output path, "
@@ -49,11 +64,7 @@ def check_pattern(out, events_per_file):
                           f"'generated/part-{INDEX}.root'")
     if events_per_file is None:
         events_per_file = DEFAULT_EVENTS_PER_FILE
-    if isinstance(events_per_file, bool) or int(events_per_file) != events_per_file \
-            or events_per_file < 1:
-        raise OptionError(f"--events-per-file must be a positive integer, got "
-                          f"{events_per_file!r}")
-    return out, int(events_per_file)
+    return os.path.abspath(out), positive_integer(events_per_file, "--events-per-file")
 
 
 def plan_parts(pattern, n, events_per_file):
@@ -62,6 +73,24 @@ def plan_parts(pattern, n, events_per_file):
     width = len(str(count - 1))
     return [Part(i, pattern.replace(INDEX, f"{i:0{width}d}"), i * events_per_file,
                  min(n, (i + 1) * events_per_file)) for i in range(count)]
+
+
+def check_no_strangers(pattern, parts):
+    """A DataError if the folder holds files named like parts of this pattern that are not
+    in the plan (another run's, numbered with another width or beyond this run's count):
+    a glob of the parts would mix them in."""
+    folder, name = os.path.split(pattern)
+    if INDEX not in name or not os.path.isdir(folder):
+        return
+    before, after = name.split(INDEX, 1)
+    shape = re.compile(re.escape(before) + r"\d+" + re.escape(after) + "$")
+    planned = {os.path.basename(part.path) for part in parts}
+    strangers = sorted(f for f in os.listdir(folder) if shape.match(f) and f not in planned)
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (", ..." if len(strangers) > 3 else "")
+        raise DataError(f"{folder} holds {len(strangers)} part file(s) that this run does not "
+                        f"plan ({shown}): parts of another run; remove them or write "
+                        f"elsewhere with another --out")
 
 
 def manifest_path(pattern):

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from .. import __version__
-from ..errors import DataError, OptionError
+from ..errors import ClusterError, DataError, OptionError, RootganError
 from . import parts as plan
 
 # glibc's mallopt: arrays below 32 MB come from the heap, and up to 64 MB of freed heap is
@@ -42,10 +42,11 @@ def generate_parts(weights_file, n, out, events_per_file=None, seed=None, batch_
     if workers is not None and scheduler is not None:
         raise OptionError("give --workers (a local Dask cluster) or --scheduler (an existing "
                           "one), not both")
-    if workers is not None and (isinstance(workers, bool) or int(workers) != workers
-                                or workers < 1):
-        raise OptionError(f"--workers must be a positive integer, got {workers!r}")
-    weights_file = os.fspath(weights_file)
+    if workers is not None:
+        workers = plan.positive_integer(workers, "--workers")
+    # absolute paths: the workers may run in other folders
+    weights_file = os.path.abspath(os.fspath(weights_file))
+    conditions = _absolute_tree(conditions)
     content, method = load_generator(weights_file)
     n, batch_size, seed = checked_generation(n, batch_size, seed)
     condition_source(method, weights_file, conditions, n)  # refuses bad conditions here
@@ -54,6 +55,7 @@ def generate_parts(weights_file, n, out, events_per_file=None, seed=None, batch_
     entropy = [seed] if seed is not None else [method.seed, 4]
     tag = plan.run_tag(weights_sha256, entropy, n, events_per_file, batch_size, conditions)
     parts = plan.plan_parts(pattern, n, events_per_file)
+    plan.check_no_strangers(pattern, parts)
     description = content.info.get("title", "GAN") + (f", {described}" if described else "")
 
     todo = [part for part in parts if not plan.is_finished(part, tag)]
@@ -71,11 +73,11 @@ def generate_parts(weights_file, n, out, events_per_file=None, seed=None, batch_
             notice(f"making {len(tasks)} part(s) in this process, one after another with one "
                    f"thread each; --workers {os.cpu_count()} would use every core")
         for task in tasks:
-            _finished(generate_part(task), progress)
-    else:
+            generate_part(task, progress)
+    elif tasks:
         _run_on_dask(tasks, workers, scheduler, progress, notice)
 
-    run = {"tag": tag, "weights": os.path.abspath(weights_file),
+    run = {"tag": tag, "weights": weights_file,
            "weights_sha256": weights_sha256, "seed": "" if seed is None else str(seed),
            "seed_entropy": " ".join(map(str, entropy)), "events": n,
            "events_per_file": events_per_file, "parts": len(parts), "batch_size": batch_size,
@@ -101,11 +103,24 @@ def _task(part, count, weights_file, weights_sha256, entropy, batch_size, condit
             "title": plan.part_title(description, part, count, tag)}
 
 
-def generate_part(task):
-    """Generate and write one part (runs on a worker); returns its event count."""
-    import numba
+def _absolute_tree(conditions):
+    """A "FILE.root:TREE" source of conditions with an absolute file path (URLs as they
+    are); other conditions unchanged."""
+    from ..io.sources import is_url
 
+    if not isinstance(conditions, str):
+        return conditions
+    path, separator, tree = conditions.rpartition(":")
+    if not separator or not path or is_url(path):
+        return conditions
+    return f"{os.path.abspath(path)}:{tree}"
+
+
+def generate_part(task, progress=None):
+    """Generate and write one part (runs on a worker; ``progress(events)`` after each
+    chunk); returns its event count."""
     from ..methods.gan import condition_source, load_generator, write_generated
+    from ..nn.threads import get_num_threads, set_num_threads
 
     if plan.file_digest(task["weights"]) != task["weights_sha256"]:
         raise DataError(f"{task['weights']} changed since this run was planned (its SHA-256 "
@@ -116,20 +131,31 @@ def generate_part(task):
     if source is not None and task["condition_offset"]:
         source = _shifted(source, task["condition_offset"])
     part = plan.Part(task["index"], task["path"], task["start"], task["stop"])
-    _keep_freed_memory()
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)  # a part's events must not depend on where it ran
+    if _on_dask_worker():
+        _keep_freed_memory()
+    threads = get_num_threads()
+    set_num_threads(1)  # a part's events must not depend on where it ran
     try:
         write_generated(method, part.path, part.events, plan.part_rng(task["entropy"],
                         part.index), task["batch_size"], source, task["title"],
-                        first_event=part.start)
+                        first_event=part.start, progress=progress)
     finally:
-        numba.set_num_threads(threads)
+        set_num_threads(threads)
     return part.events
 
 
+def _on_dask_worker():
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
 def _keep_freed_memory():
-    """Let this process's allocator keep freed memory for the next chunk. Dask's nanny
+    """Let this worker process's allocator keep freed memory for the next chunk. Dask's nanny
     starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc return every large
     array to the system when it is freed, and fault its pages in again on the next one:
     that halved the generation rate (15,800 against 29,300 events/s, jet GAN, one thread)."""
@@ -150,19 +176,25 @@ def _shifted(source, offset):
     return shifted
 
 
-def _finished(events, progress):
-    if progress is not None:
-        progress(events)
-
-
 def _run_on_dask(tasks, workers, scheduler, progress, notice):
     with _client(workers, scheduler, notice) as client:
         from dask.distributed import as_completed
 
         futures = client.map(generate_part, tasks, pure=False)
+        index = {future.key: task["index"] for future, task in zip(futures, tasks)}
         try:
             for future in as_completed(futures):
-                _finished(future.result(), progress)
+                try:
+                    events = future.result()
+                except RootganError:
+                    raise
+                except Exception as error:  # noqa: BLE001 (a worker lost, a full disk, ...)
+                    raise ClusterError(
+                        f"part {index[future.key]} failed on a Dask worker "
+                        f"({type(error).__name__}: {error}); the parts already written are "
+                        f"kept: run the same command again to finish") from error
+                if progress is not None:
+                    progress(events)
         except BaseException:
             client.cancel(futures)
             raise
