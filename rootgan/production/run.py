@@ -32,7 +32,8 @@ def generate_parts(weights_file, n, out, events_per_file=None, seed=None, batch_
                    conditions=None, workers=None, scheduler=None, progress=None, notice=None):
     """Generate ``n`` events into parts of ``events_per_file`` (``out`` holds ``{index}``)
     and write the manifest; see the module docstring. ``progress(events)`` is called as
-    parts finish (and at once for parts already there); ``notice(text)`` hears what is
+    events are written (per chunk in this process, per part on Dask; at once for parts
+    already there); ``notice(text)`` hears what is
     worth saying (parts skipped, where the conditions come from, the cluster's address).
     Returns the manifest's path."""
     from ..methods.gan import (checked_generation, condition_source, drawn_conditions_notice,
