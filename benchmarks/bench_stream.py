@@ -6,9 +6,13 @@ see rootgan/io/dataset.py), then, in a fresh
 process on one core, prepares it with ``MemoryBudget=--budget`` and reads one shuffled pass
 of training batches. Reports images/s and the process's peak resident memory, which must
 stay below the budget + 500 MB (the chunk, the shuffle buffer and their copies live inside
-the budget; the rest is Python, NumPy, uproot and awkward).
+the budget; the rest is Python, NumPy, uproot and awkward). ``--scheduler local`` (or a
+scheduler's address) reads over Dask instead (the DataLoader's Scheduler option): the
+workers open and read the file, the process receives the chunks; its peak RSS then does
+not count the workers' memory.
 
     python benchmarks/bench_stream.py [--budget 100] [--factor 5] [--batch 256]
+                                      [--scheduler local]
 """
 
 import argparse
@@ -42,7 +46,7 @@ def write_file(path, events):
             tree.extend({"image": images, "pt": images.sum(axis=1)})
 
 
-def stream(path, budget, batch):
+def stream(path, budget, batch, scheduler):
     """Child process: prepare and read one pass; returns numbers as JSON."""
     from rootgan import TMVA
 
@@ -51,7 +55,8 @@ def stream(path, budget, batch):
     loader = TMVA.DataLoader("bench")
     loader.AddVariablesArray("image", PIXELS)
     loader.AddSignalTree(f"{path}:jets")
-    dataset = loader.PrepareTrainingAndTestTree("", f"nTest_Signal=1:MemoryBudget={budget}")
+    dataset = loader.PrepareTrainingAndTestTree("", f"nTest_Signal=1:MemoryBudget={budget}",
+                                                Scheduler=scheduler)
     prepared = time.perf_counter()
     images = 0
     for batch_events in dataset.training.batches(batch, np.random.default_rng(1)):
@@ -70,11 +75,13 @@ def main():
     parser.add_argument("--factor", type=float, default=5.0,
                         help="file size (uncompressed) in units of the budget")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--scheduler", default="none",
+                        help="the DataLoader's Scheduler: none (default), local or an address")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        path, budget, batch = args.child
-        print(json.dumps(stream(path, float(budget), int(batch))))
+        path, budget, batch, scheduler = args.child
+        print(json.dumps(stream(path, float(budget), int(batch), scheduler)))
         return
 
     chunk_events = int(args.budget * (1 << 20) / 8 // BYTES_PER_EVENT)
@@ -88,14 +95,16 @@ def main():
               f"-> chunks of {chunk_events:,} events")
         env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
         output = subprocess.run([sys.executable, __file__, "--child", path, str(args.budget),
-                                 str(args.batch)], env=env, stdout=subprocess.PIPE, text=True,
-                                check=True).stdout
+                                 str(args.batch), args.scheduler], env=env,
+                                stdout=subprocess.PIPE, text=True, check=True).stdout
     result = json.loads(output.splitlines()[-1])
     rate = result["images"] / result["stream_s"]
     limit = args.budget + 500
     print(f"prepare (open, check, select, split): {result['prepare_s']:.2f} s")
+    where = ("on one core" if args.scheduler == "none" else
+             f"read over Dask (Scheduler={args.scheduler})")
     print(f"one shuffled pass: {result['images']:,} images in {result['chunks']} chunks, "
-          f"{result['stream_s']:.2f} s = {rate:,.0f} images/s on one core")
+          f"{result['stream_s']:.2f} s = {rate:,.0f} images/s {where}")
     print(f"peak RSS {result['peak_mb']:,.0f} MB (after imports {result['baseline_mb']:,.0f} MB); "
           f"limit budget + 500 MB = {limit:,.0f} MB: "
           f"{'within' if result['peak_mb'] <= limit else 'OVER'}")

@@ -88,3 +88,10 @@ def test_dask_generation_benchmark_reports_rates_the_task_cost_and_a_projection(
         assert re.search(re.escape(row) + r"\s+[\d.]+\s+[\d,]+\s+[\d.]+x", output)
     assert re.search(r"per-task cost: -?\d+ ms \(3 parts of 100 events", output)
     assert re.search(r"projected: 100 million events on 100 workers.*: [\d.]+ minutes", output)
+
+
+def test_streaming_benchmark_reads_over_dask_within_the_budget():
+    output = _run("bench_stream.py", "--budget", "2", "--factor", "3", "--scheduler", "local")
+    assert re.search(r"one shuffled pass: [\d,]+ images in \d+ chunks, [\d.]+ s = [\d,]+ "
+                     r"images/s read over Dask \(Scheduler=local\)", output)
+    assert re.search(r"peak RSS [\d,]+ MB .*: within", output)
