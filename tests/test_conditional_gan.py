@@ -131,6 +131,10 @@ def test_bad_conditions_at_generation_are_explained(blob_file, workdir, capsys):
         handle.mktree("other", {"mass": "f8"}).extend({"mass": np.array([20.0, 30.0])})
     with pytest.raises(DataError, match="2 entries, fewer than the 5 events"):
         rootgan.generate(weights, 5, "x.root", conditions="conditions.root:few")
+    with uproot.recreate("nan.root") as handle:
+        handle.mktree("c", {"energy": "f8"}).extend({"energy": np.r_[np.ones(5000), np.nan]})
+    with pytest.raises(DataError, match=r"conditions nan.root:c: entry 5000 has a NaN"):
+        rootgan.generate(weights, 5001, "x.root", conditions="nan.root:c")
     with pytest.raises(DataError, match="the tree has no branch energy"):
         rootgan.generate(weights, 2, "x.root", conditions="conditions.root:other")
     assert cli_main(["generate", weights, "-n", "2", "--out", "x.root",

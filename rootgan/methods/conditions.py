@@ -87,8 +87,9 @@ class ConditionSpace:
                 raw[:, index] = values[np.abs(raw[:, index, None] - values).argmin(axis=1)]
         return raw
 
-    def from_events(self, events, where="the events"):
-        """Raw (n, k) conditions of a dict of columns."""
+    def from_events(self, events, where="the events", first_entry=None):
+        """Raw (n, k) conditions of a dict of columns (read from a tree at ``first_entry``,
+        which a message about a bad value then names)."""
         missing = [name for name in self.names if name not in events]
         if missing:
             raise DataError(f"{where} lack the condition{'s' if len(missing) > 1 else ''} "
@@ -98,7 +99,8 @@ class ConditionSpace:
                         for name in self.names], axis=1)
         if not np.all(np.isfinite(raw)):
             row = int(np.flatnonzero(~np.all(np.isfinite(raw), axis=1))[0])
-            raise DataError(f"{where}: event {row} has a NaN or infinite condition "
+            which = f"event {row}" if first_entry is None else f"entry {first_entry + row}"
+            raise DataError(f"{where}: {which} has a NaN or infinite condition "
                             f"({dict(zip(self.names, raw[row].tolist()))}); conditions must be "
                             f"finite")
         return raw
@@ -198,5 +200,5 @@ class ConditionSpace:
                                  library="np")
             return self.from_events({name: arrays[b] for name, b in
                                      zip(self.names, self.branches)},
-                                    f"conditions {spec} entries {start}-{stop - 1}")
+                                    f"conditions {spec}", first_entry=start)
         return source
