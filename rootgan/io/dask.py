@@ -111,12 +111,11 @@ def _bound_on_worker(path, tree, layout, chunk_events):
 
 
 def select_task(path, tree, layout, chunk_events, cut, weight_expression, nonfinite):
-    """On a worker: (entries in the tree, selected entries, their weights, events dropped)."""
+    """On a worker: (selected entries, their weights, events dropped) of one tree."""
     from .dataset import _select
 
-    bound = _bound_on_worker(path, tree, layout, chunk_events)
-    entries, weights, dropped = _select(bound, cut, weight_expression, chunk_events, nonfinite)
-    return bound.source.num_entries, entries, weights, dropped
+    return _select(_bound_on_worker(path, tree, layout, chunk_events), cut, weight_expression,
+                   chunk_events, nonfinite)
 
 
 def read_task(path, tree, layout, chunk_events, entries, nonfinite):

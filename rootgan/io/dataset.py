@@ -9,14 +9,12 @@ option the selection and the reading run on Dask workers (see dask.py), with the
 result.
 """
 
-import os
-
 import numpy as np
 
 from ..errors import DataError
 from .columns import ArrayColumn, ExpressionColumns
 from .expressions import combine_cuts
-from .sources import TreeLocation, is_url, open_tree, resolve_trees, tree_locations
+from .sources import TreeLocation, absolute, open_tree, resolve_trees, tree_locations
 
 MEBIBYTE = 1 << 20
 
@@ -330,20 +328,15 @@ def _select_here(jobs, layout, chunk_events, nonfinite):
     return [item.source for item in bound], LocalReader(bound, nonfinite), selections
 
 
-def _absolute(location):
-    """``location`` with an absolute path (URLs as they are): workers may run elsewhere."""
-    if is_url(location.file_path):
-        return location
-    return TreeLocation(os.path.abspath(location.file_path), location.tree_name)
-
-
 def _select_on_dask(jobs, layout, chunk_events, nonfinite, scheduler):
     """As ``_select_here``, with each tree opened and selected by a Dask task (one per
     tree) of the scheduler the Scheduler option names."""
     from .dask import DaskReader, client_for, select_all
 
-    located = [(request, cut, weight_expression, _absolute(location)) for request, cut,
-               weight_expression in jobs for location in tree_locations(request.spec)]
+    located = [(request, cut, weight_expression,
+                TreeLocation(absolute(location.file_path), location.tree_name))
+               for request, cut, weight_expression in jobs
+               for location in tree_locations(request.spec)]
     client = client_for(scheduler)
     results = select_all(client, [(location.file_path, location.tree_name, cut, weight)
                                   for _, cut, weight, location in located],
@@ -351,8 +344,7 @@ def _select_on_dask(jobs, layout, chunk_events, nonfinite, scheduler):
     sources = [location for *_, location in located]
     reader = DaskReader(client, [(s.file_path, s.tree_name) for s in sources], layout,
                         chunk_events, nonfinite)
-    selections = [(request, entries, weights, dropped) for (request, *_), (_, entries, weights,
-                  dropped) in zip(located, results)]
+    selections = [(request, *result) for (request, *_), result in zip(located, results)]
     return sources, reader, selections
 
 

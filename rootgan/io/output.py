@@ -156,7 +156,8 @@ def write_tree(directory, name, chunks, title=""):
         if tree is None:
             return 0
         flush()
-        flush()  # waits for the last basket
+        if in_flight is not None:
+            in_flight.result()
     return written
 
 

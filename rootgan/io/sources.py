@@ -88,6 +88,11 @@ def is_url(path):
     return bool(separator) and scheme.isalnum() and scheme.lower() != "file"
 
 
+def absolute(path):
+    """``path`` made absolute (URLs as they are), for processes that run elsewhere."""
+    return path if is_url(path) else os.path.abspath(path)
+
+
 def _tree_name(tree):
     return tree.object_path.lstrip("/").split(";")[0]
 

@@ -107,14 +107,12 @@ def _task(part, count, weights_file, weights_sha256, entropy, batch_size, condit
 def _absolute_tree(conditions):
     """A "FILE.root:TREE" source of conditions with an absolute file path (URLs as they
     are); other conditions unchanged."""
-    from ..io.sources import is_url
+    from ..io.sources import absolute
 
     if not isinstance(conditions, str):
         return conditions
     path, separator, tree = conditions.rpartition(":")
-    if not separator or not path or is_url(path):
-        return conditions
-    return f"{os.path.abspath(path)}:{tree}"
+    return f"{absolute(path)}:{tree}" if separator and path else conditions
 
 
 def generate_part(task, progress=None):
