@@ -22,20 +22,13 @@ machine's and the shared file system keeps up.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-
-
-def train(seconds, folder):
-    subprocess.run([sys.executable, os.path.join(ROOT, "macros", "train_jet_gan.py"),
-                    "--test", "200", "--budget", str(seconds), "--out-dir", "run"],
-                   cwd=folder, check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(folder, "run", "dataset", "weights", "JetGAN_GAN.weights.root")
+sys.path.insert(0, HERE)
+from bench_generate import train  # noqa: E402
 
 
 def timed(function):
@@ -64,7 +57,7 @@ def main():
             weights = os.path.abspath(args.weights)
         else:
             print(f"... training the jet GAN for {args.train_seconds:g} s", file=sys.stderr)
-            weights = train(args.train_seconds, folder)
+            weights = train("jets", args.train_seconds, folder)
         rootgan.generate(weights, 2000, os.path.join(folder, "warm.root"))  # fills caches
 
         def parts_into(name, **where):

@@ -16,9 +16,11 @@ import pytest
 import uproot
 
 import rootgan
-from rootgan import DataError, OptionError, TMVA
+from rootgan import DataError, OptionError
 from rootgan.cli import main as cli_main
 from rootgan.production.parts import file_digest
+
+from .test_conditional_gan import book
 
 distributed = pytest.importorskip("distributed")
 
@@ -35,17 +37,10 @@ def _train(folder, options, conditions=()):
     with uproot.recreate(folder / "blobs.root") as handle:
         handle.mktree("blobs", {"image": ("f4", (64,)), "energy": "f4"})
         handle["blobs"].extend({"image": images, "energy": images.sum(axis=1)})
-    loader = TMVA.DataLoader("dataset")
-    loader.AddVariablesArray("image", 64)
-    for condition in conditions:
-        loader.AddCondition(condition)
-    loader.AddSignalTree(f"{folder / 'blobs.root'}:blobs")
-    loader.PrepareTrainingAndTestTree("", "SplitMode=Block:nTest_Signal=100")
     here = os.getcwd()
     os.chdir(folder)
     try:
-        factory = TMVA.Factory("Blob", "out.root", "Silent")
-        factory.BookMethod(loader, TMVA.Types.kGAN, "GAN", options)
+        factory, _ = book(str(folder / "blobs.root"), options, conditions, title="GAN")
         factory.TrainAllMethods()
     finally:
         os.chdir(here)
