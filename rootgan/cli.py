@@ -123,7 +123,8 @@ def parser():
                      help="condition branch of both trees (e.g. energy): the energy response "
                           "and every W1 in bins of it")
     cmp.add_argument("--real-cut", metavar="EXPR",
-                     help="use the real events passing this cut only (e.g. 'label == 1')")
+                     help="use only the real events passing this cut, written as in "
+                          "TTree::Draw and the DataLoader (e.g. 'label == 1 && pt > 250')")
     cmp.add_argument("--no-classifier", action="store_true",
                      help="skip the classifier two-sample test")
     cmp.set_defaults(run=_compare)

@@ -111,3 +111,48 @@ def write_scalars(ROOT, path, tree="events", separator="_"):
 def write_string_branch(ROOT, path, tree="events"):
     frame = ROOT.RDataFrame(N_EVENTS).Define("image", 'std::string("not pixels")')
     frame.Snapshot(tree, str(path))
+
+
+EXPRESSION_EVENTS = 40
+
+
+def write_expression_tree(ROOT, path, tree="events"):
+    """Every kind of branch an expression reads, filled from PyROOT: scalars ``x/D``,
+    ``i/I``, ``f/F``, ``b/O``, a Double32_t ``d/d[0,100,16]``; fixed arrays ``a[5]/F``
+    and ``m[3][4]/F``; a ``std::vector<float> v`` of 0 to 4 values (NaN first in entry
+    13, second in entry 19); a C array ``va[n]/F`` of ``n`` values; a
+    ``std::vector<int> vi``; an ``image[16]/F``."""
+    handle = ROOT.TFile(str(path), "RECREATE")
+    t = ROOT.TTree(tree, "branches for expressions")
+    x, i, f, b = (np.zeros(1, np.float64), np.zeros(1, np.int32), np.zeros(1, np.float32),
+                  np.zeros(1, np.bool_))
+    d = np.zeros(1, np.float64)
+    a, m = np.zeros(5, np.float32), np.zeros((3, 4), np.float32)
+    n, va = np.zeros(1, np.int32), np.zeros(4, np.float32)
+    image = np.zeros(PIXELS, np.float32)
+    v, vi = ROOT.std.vector("float")(), ROOT.std.vector("int")()
+    for name, array, leaf in (("x", x, "x/D"), ("i", i, "i/I"), ("f", f, "f/F"),
+                              ("b", b, "b/O"), ("d", d, "d/d[0,100,16]"), ("a", a, "a[5]/F"),
+                              ("m", m, "m[3][4]/F"),
+                              ("n", n, "n/I"), ("va", va, "va[n]/F"),
+                              ("image", image, f"image[{PIXELS}]/F")):
+        t.Branch(name, array, leaf)
+    t.Branch("v", v)
+    t.Branch("vi", vi)
+    for entry in range(EXPRESSION_EVENTS):
+        x[0], i[0], f[0] = entry * 0.75 - 12.3, entry - 20, 5 * np.sin(entry)
+        b[0], d[0] = entry % 3 == 0, entry * 2.37
+        a[:] = (entry + np.arange(5)) * 0.5 - 3
+        m[:] = (entry - 7) * (np.arange(3)[:, None] - 1) + 0.25 * np.arange(4)[None, :]
+        n[0] = entry * 7 % 4
+        va[:] = np.arange(4) * 1.5 - entry / 4
+        image[:] = entry + np.arange(PIXELS) / 100
+        v.clear()
+        vi.clear()
+        for k in range(entry % 5):
+            v.push_back(float("nan") if (entry, k) in ((13, 0), (19, 1)) else (entry - 2 * k) / 3)
+        for k in range((entry + 2) % 4):
+            vi.push_back(k * 3 - entry)
+        t.Fill()
+    t.Write()
+    handle.Close()

@@ -108,8 +108,8 @@ def test_a_gan_trained_from_trees_read_over_dask_equals_one_trained_from_local_r
 
 def test_errors_found_on_a_worker_name_the_file_and_an_unreachable_scheduler_is_explained(
         many_files, dask_cluster, monkeypatch):
-    with pytest.raises(DataError, match=r"part_\d\.root:events.*'energi'.*did you mean "
-                                        r"energy"):
+    with pytest.raises(DataError, match=r"'energi' is not a branch of .*part_\d\.root:events "
+                                        r"\(did you mean energy"):
         _prepare(many_files, dask_cluster.scheduler_address, cut="energi > 12")
     dataset = _prepare(many_files.replace("part_*", "part_2"), dask_cluster.scheduler_address,
                        cut="", nonfinite="ERROR")
@@ -131,3 +131,28 @@ def test_errors_found_on_a_worker_name_the_file_and_an_unreachable_scheduler_is_
     with pytest.raises(OptionError, match="a Dask scheduler's address looks like "
                                           "tcp://HOST:PORT"):
         _prepare(many_files, "nonsense")
+
+
+def test_escape_attempts_run_nothing_here_or_on_a_dask_worker(many_files, dask_cluster,
+                                                             tmp_path):
+    from rootgan.errors import ExpressionError
+    from rootgan.io.dask import select_task
+    from rootgan.io.dataset import Layout
+
+    from .test_expressions import ESCAPES, MARKER, hostile
+
+    marker = tmp_path / MARKER
+    path = many_files.replace("part_*", "part_0")
+    layout = Layout({"image": PIXELS}, {"energy": "energy"}, {"energy": "spectator"})
+    with distributed.Client(dask_cluster) as client:
+        for template in ESCAPES:
+            expression = hostile(template, "energy", marker)
+            for scheduler in ("local", dask_cluster.scheduler_address):
+                with pytest.raises(DataError):  # here, or by the workers for unknown names
+                    _prepare(many_files, scheduler, cut=expression)
+            for cut, weight in ((expression, ""), ("", expression)):  # a worker's own check
+                task = client.submit(select_task, path, "events", layout, 50, cut, weight,
+                                     "ERROR", pure=False)
+                with pytest.raises(ExpressionError):
+                    task.result()
+    assert not marker.exists()

@@ -250,12 +250,12 @@ def test_empty_selection_quotes_the_cut(files):
 
 def test_unknown_name_in_a_cut_suggests_a_branch(files):
     message = prepare_error(loader_for(files["fixed"]), "enrgy > 3", "")
-    assert "uses 'enrgy'" in message and "did you mean energy?" in message
+    assert "'enrgy' is not a branch of" in message and "did you mean energy?" in message
 
 
 def test_unreadable_expression_is_reported(files):
     message = prepare_error(loader_for(files["fixed"]), "energy >> > 3", "")
-    assert "'energy >> > 3' is not a valid expression" in message
+    assert "the cut 'energy >> > 3' cannot be used: '>' needs an operand" in message
 
 
 def test_nan_pixels_raise_with_file_and_entry_or_are_dropped(files):
@@ -306,20 +306,6 @@ def test_tree_argument_must_name_a_tree():
 
 # -- fixes found in review ---------------------------------------------------------------
 
-def test_root_cut_syntax_keeps_cpp_meaning():
-    from rootgan.io.expressions import to_uproot
-
-    assert to_uproot("!isBad") == "isBad == 0"
-    assert to_uproot("!(a == 1)") == "(a == 1) == 0"
-    assert to_uproot("pt >= 0 && !n == 1") == "logical_and(pt >= 0, (n == 0) == 1)"
-    assert to_uproot("n^2 > 50") == "n ** 2 > 50"
-    assert to_uproot("a == !b") == "a == (b == 0)"
-    with pytest.raises(DataError, match="uses 'TMath::Power', a C\\+\\+ function"):
-        to_uproot("TMath::Power(x, 2) > 1")
-    with pytest.raises(DataError, match="'~'"):
-        to_uproot("~flag")
-
-
 def test_leading_not_and_constant_expressions_select_events(files):
     loader = loader_for(files["fixed"])
     loader.AddCondition("beam := 100")
@@ -347,11 +333,12 @@ def test_reserved_column_names_cannot_be_declared():
 
 def test_nan_weights_raise_or_are_dropped_and_counted(files):
     loader = loader_for(files["fixed"])
-    loader.SetSignalWeightExpression("weight / (energy - 15)")  # inf at entry 5
+    # TMath::Log is C's log (ROOT's own log(x <= 0) is 0): -inf at entry 5
+    loader.SetSignalWeightExpression("weight * TMath::Log(energy - 15) + 1 / (energy - 15)")
     with pytest.raises(DataError, match="entry 5 has a NaN or infinite weight"):
-        loader.PrepareTrainingAndTestTree("", "")
-    dataset = loader.PrepareTrainingAndTestTree("", "NonFinite=DROP:NormMode=None")
-    assert len(dataset.training) + len(dataset.test) == N_EVENTS - 1
+        loader.PrepareTrainingAndTestTree("energy >= 15", "")
+    dataset = loader.PrepareTrainingAndTestTree("energy >= 15", "NonFinite=DROP:NormMode=None")
+    assert len(dataset.training) + len(dataset.test) == N_EVENTS - 6
     assert "1 Signal events dropped for a NaN or infinite weight" in dataset.summary()
 
 
@@ -394,15 +381,16 @@ def test_ntrain_and_ntest_subsample_trees_given_for_each_side(files):
 def test_an_index_out_of_range_is_not_called_a_corrupt_file(files):
     loader = loader_for(files["fixed"])
     loader.AddSpectator("image[20]")
-    with pytest.raises(DataError, match="cannot evaluate 'image\\[20\\]' \\(IndexError"):
+    with pytest.raises(DataError, match="index 20 is past the end of dimension 1 of image "
+                                        "\\(size 16, indices 0 to 15\\)"):
         loader.PrepareTrainingAndTestTree("", "")
 
 
 def test_unknown_spectator_names_its_role(files):
     loader = loader_for(files["fixed"])
     loader.AddSpectator("enrgy")
-    with pytest.raises(DataError, match="the spectator 'enrgy' uses 'enrgy', which is not a "
-                                        "branch \\(did you mean energy\\?\\)"):
+    with pytest.raises(DataError, match="the spectator 'enrgy' cannot be used: 'enrgy' is not "
+                                        "a branch of .* \\(did you mean energy\\?\\)"):
         loader.PrepareTrainingAndTestTree("", "")
 
 

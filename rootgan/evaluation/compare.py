@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from ..errors import DataError
+from ..io.columns import ExpressionColumns
 from ..io.output import staged
 from ..io.sources import open_tree
 from .observables import Geometry
@@ -35,23 +36,25 @@ def parse_shape(text):
 def read_sample(spec, branch="image", weight=None, condition=None, cut=None,
                 optional_weight=False):
     """(images (n, pixels) float32, weights or None, condition or None) of ``spec`` =
-    ``file.root:tree``; ``cut`` is an uproot cut expression on the tree's branches. With
+    ``file.root:tree``; ``cut`` is a TTree::Draw expression, as in a DataLoader's cuts. With
     ``optional_weight``, a tree without the weight branch is unweighted (GeneratedTree)."""
     path, _, name = str(spec).rpartition(":")
     if not path or not name:
         raise DataError(f"{spec!r}: give the tree as file.root:tree")
-    tree = open_tree(path, name).tree
+    source = open_tree(path, name)
+    tree = source.tree
     if optional_weight and weight not in tree.keys():
         weight = None
     wanted = [b for b in (branch, weight, condition) if b]
     missing = [b for b in wanted if b not in tree.keys()]
     if missing:
         raise DataError(f"{spec}: no branch {missing[0]!r}; branches: {', '.join(tree.keys())}")
+    selected = _selection(source, cut) if cut else slice(None)
     try:
-        arrays = tree.arrays(wanted, cut=cut or None, library="np")
+        arrays = {b: tree[b].array(library="np")[selected] for b in wanted}
     except Exception as error:
-        where = f"cannot apply the cut {cut!r}" if cut else "cannot read the branches"
-        raise DataError(f"{spec}: {where}: {type(error).__name__}: {error}") from None
+        raise DataError(f"{spec}: cannot read the branches: {type(error).__name__}: "
+                        f"{error}") from None
     images = arrays[branch]
     if len(images) == 0:
         raise DataError(f"{spec}: no events" + (f" pass the cut {cut!r}" if cut else ""))
@@ -61,6 +64,17 @@ def read_sample(spec, branch="image", weight=None, condition=None, cut=None,
     images = np.asarray(images, np.float32).reshape(len(images), -1)
     return (images, arrays[weight] if weight else None,
             arrays[condition] if condition else None)
+
+
+def _selection(source, cut):
+    """The entries of ``source`` that pass ``cut`` (a NaN cut value is refused)."""
+    columns = ExpressionColumns(source, {"cut": cut})
+    passed, present = columns.evaluate(["cut"], 0, source.num_entries)["cut"]
+    if passed.dtype.kind == "f" and np.isnan(passed).any():
+        raise DataError(f"{source.label}: the cut {cut!r} is NaN for entry "
+                        f"{int(np.flatnonzero(np.isnan(passed))[0])}; fix the cut")
+    mask = passed != 0
+    return mask if present is None else mask & present
 
 
 def default_shape(pixels):

@@ -4,8 +4,9 @@ An image (``AddVariablesArray(name, size)``) may be stored in four ways, found b
 the tree: a fixed-size array branch (``image[625]/F``), a ``std::vector<float>`` or a
 ``ROOT::RVec<float>`` branch (jagged: every entry must hold ``size`` values), or ``size``
 scalar branches ``name_0 ... name_{size-1}`` (or ``name0 ...``). Scalars (variables,
-spectators, conditions, weights, cuts) are expressions uproot evaluates. Every problem is a
-``DataError`` naming the file, tree, branch and, where there is one, the entry.
+spectators, conditions, weights, cuts) are TTree::Draw expressions (formulas.py). Every
+problem is a ``DataError`` naming the file, tree, branch and, where there is one, the
+entry.
 """
 
 import awkward as ak
@@ -13,7 +14,7 @@ import numpy as np
 import uproot
 
 from ..errors import DataError, did_you_mean
-from .expressions import to_uproot
+from .formulas import TreeFormulas
 
 
 def _where(source, branch=None):
@@ -138,54 +139,47 @@ class ArrayColumn:
 
 
 class ExpressionColumns:
-    """One number per event for each of ``expressions`` ({label: TTree::Draw text})."""
+    """One number per event for each of ``expressions`` ({label: TTree::Draw text}), bound
+    to the tree (names, types, one value per event checked) when made, before any entry
+    is read. ``roles`` ({label: "variable", "cut", ...}) name them in messages."""
 
-    def __init__(self, source, expressions, aliases, roles=None):
+    def __init__(self, source, expressions, roles=None):
         self.source = source
         self.labels = list(expressions)
         self.texts = dict(expressions)
         self.roles = {label: (roles or {}).get(label, label) for label in self.labels}
-        self.aliases = {name: to_uproot(text, f"definition of {name!r}")
-                        for name, text in aliases.items()}
-        self.translated = {label: to_uproot(text, label) for label, text in expressions.items()}
-        if self.labels and source.num_entries:
-            self.read(0, 1)  # an unknown name or a non-scalar fails here, before training
+        what = {label: role if self.texts[label] == label or role == label
+                else f"{role} {label!r}" for label, role in self.roles.items()}
+        self.formulas = TreeFormulas(source, expressions, what)
+        self.missable = [label for label in self.labels if self.formulas.may_miss(label)]
+
+    def describe(self, label):
+        """'variable 'v[3]'' and the like, for messages."""
+        return f"{self.roles[label]} {self.texts[label]!r}"
+
+    def evaluate(self, labels, start, stop):
+        """{label: (values, present)} of entries [start, stop) (see TreeFormulas)."""
+        if not labels:
+            return {}
+        names = self.formulas.branches_of(labels)
+        try:
+            columns = self.formulas.read_branches(names, start, stop)
+        except Exception as error:
+            raise _read_failure(self.source, ", ".join(names), start, stop, error) from None
+        return self.formulas.compute(labels, columns, start, stop)
 
     def read(self, start, stop):
-        """{label: array of entries [start, stop)}, numeric, one value per entry."""
-        if not self.labels:
-            return {}
-        unique = sorted(set(self.translated.values()))
-        try:
-            with np.errstate(all="ignore"):  # log(0) and the like give inf, checked later
-                arrays = self.source.tree.arrays(unique, aliases=self.aliases,
-                                                 entry_start=start, entry_stop=stop,
-                                                 library="np")
-        except uproot.KeyInFileError as error:
-            names = _branch_names(self.source)
-            label = next((l for l, t in self.translated.items() if str(error.key) in t),
-                         self.labels[0])
-            raise DataError(f"{_where(self.source)}: the {self.roles[label]} "
-                            f"{self.texts[label]!r} uses {error.key!r}, which is not a branch"
-                            f"{did_you_mean(error.key, names)}") from None
-        except (DataError, SyntaxError, TypeError, ValueError, NameError, IndexError) as error:
-            raise DataError(f"{_where(self.source)}: cannot evaluate "
-                            f"{', '.join(repr(self.texts[l]) for l in self.labels)} "
-                            f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
-        except Exception as error:
-            raise _read_failure(self.source, None, start, stop, error) from None
+        """{label: values of entries [start, stop)}; an event without a value (x[i] past
+        the end of its vector) is NaN here, but the selection skips such events."""
         result = {}
-        for label in self.labels:
-            values = np.asarray(arrays[self.translated[label]])
-            if values.ndim == 0:  # a constant expression: the same value for every entry
-                values = np.full(stop - start, values)
-            role, text = self.roles[label], self.texts[label]
-            if values.dtype == object or values.ndim != 1:
-                raise DataError(f"{_where(self.source)}: the {role} {text!r} is not one "
-                                f"number per event (it has several values per entry); pick "
-                                f"one, e.g. name[0] for the first element of a branch")
-            if values.dtype.kind not in "biuf":
-                raise DataError(f"{_where(self.source)}: the {role} {text!r} is not numeric "
-                                f"({values.dtype})")
-            result[label] = values  # dtype as computed: float32 branches stay float32
+        for label, (values, present) in self.evaluate(self.labels, start, stop).items():
+            if present is not None:
+                values = np.where(present, values, np.nan)
+            result[label] = values  # a bare branch keeps its type: float32 stays float32
         return result
+
+    def missing(self, start, stop):
+        """{label: events of entries [start, stop) without a value}, for the expressions
+        that can lack one (x[i] past the end of a vector); {} when none can."""
+        return {label: ~present for label, (_, present) in
+                self.evaluate(self.missable, start, stop).items() if present is not None}

@@ -96,7 +96,7 @@ def close_clients():
 
 
 def _layout_key(layout):
-    return json.dumps([layout.arrays, layout.scalars, layout.aliases, layout.roles],
+    return json.dumps([layout.arrays, layout.scalars, layout.roles],
                       sort_keys=True)
 
 
@@ -111,11 +111,13 @@ def _bound_on_worker(path, tree, layout, chunk_events):
 
 
 def select_task(path, tree, layout, chunk_events, cut, weight_expression, nonfinite):
-    """On a worker: (selected entries, their weights, events dropped) of one tree."""
-    from .dataset import _select
+    """On a worker: (selected entries, their weights, events dropped, events skipped) of
+    one tree (see dataset._select)."""
+    from .dataset import _select, selection_columns
 
-    return _select(_bound_on_worker(path, tree, layout, chunk_events), cut, weight_expression,
-                   chunk_events, nonfinite)
+    bound = _bound_on_worker(path, tree, layout, chunk_events)
+    return _select(bound, selection_columns(bound.source, cut, weight_expression), chunk_events,
+                   nonfinite)
 
 
 def read_task(path, tree, layout, chunk_events, entries, nonfinite):

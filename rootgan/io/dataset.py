@@ -31,12 +31,11 @@ class TreeRequest:
 
 
 class Layout:
-    """What to read per event: array variables, scalar expressions by role, aliases."""
+    """What to read per event: array variables and scalar expressions by role."""
 
-    def __init__(self, arrays, scalars, aliases, roles=None):
+    def __init__(self, arrays, scalars, roles=None):
         self.arrays = dict(arrays)        # name -> values per event
         self.scalars = dict(scalars)      # label -> expression (variables, spectators, ...)
-        self.aliases = dict(aliases)      # alias -> expression
         self.roles = dict(roles or {})    # label -> "variable", "spectator", ... (messages)
 
     @property
@@ -45,16 +44,26 @@ class Layout:
 
 
 class _BoundSource:
-    """A tree with its columns bound and checked."""
+    """A tree with its columns bound and checked, and the cut and weight expression that
+    select its events (``selection``)."""
 
-    def __init__(self, source, layout, chunk_events):
+    def __init__(self, source, layout, chunk_events, cut="", weight_expression=""):
         self.source = source
+        # expressions first: one that is refused is refused before any branch is read
+        self.scalars = ExpressionColumns(source, layout.scalars, layout.roles)
+        self.selection = selection_columns(source, cut, weight_expression)
         self.arrays = {name: ArrayColumn(source, name, size)
                        for name, size in layout.arrays.items()}
-        self.aliases = layout.aliases
-        self.scalars = ExpressionColumns(source, layout.scalars, layout.aliases, layout.roles)
         for column in self.arrays.values():
             column.check_structure(chunk_events)
+
+
+def selection_columns(source, cut, weight_expression):
+    """The ExpressionColumns of a cut and a weight expression (either may be empty)."""
+    expressions = {label: text for label, text in (("cut", cut),
+                                                   ("weight expression", weight_expression))
+                   if text}
+    return ExpressionColumns(source, expressions, {label: label for label in expressions})
 
 
 def bind_tree(path, tree, layout, chunk_events):
@@ -229,10 +238,11 @@ class Dataset:
     """The prepared training and test splits, with the class names and a summary."""
 
     def __init__(self, name, class_names, training, test, negative_weights, sources,
-                 dropped_weights):
+                 dropped_weights, skipped):
         self.name = name
         self.sources = sources
         self.dropped_weights = dropped_weights
+        self.skipped = skipped  # class -> {what: events without a value for it}
         self.class_names = class_names
         self.training = training
         self.test = test
@@ -258,7 +268,13 @@ class Dataset:
         for name, count in self.dropped_weights.items():
             if count:
                 lines.append(f"  note: {count:,} {name} events dropped for a NaN or infinite "
-                             f"weight (NonFinite=DROP)")
+                             f"weight or cut (NonFinite=DROP)")
+        for name, skipped in self.skipped.items():
+            for what, count in skipped.items():
+                if count:
+                    lines.append(f"  note: {count:,} {name} events skipped: the {what} has no "
+                                 f"value for them (an index past the end of a vector), as "
+                                 f"TTree::Draw skips them; Alt$(x[i], default) keeps them")
         return "\n".join(lines)
 
 
@@ -288,8 +304,11 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
                                                       options["NonFinite"], options["Scheduler"])
 
     per_class, negative, dropped_weights = {c: [] for c in class_names}, {}, {}
-    for index, (request, entries, weights, dropped) in enumerate(selections):
+    skipped = {c: {} for c in class_names}
+    for index, (request, entries, weights, dropped, lost) in enumerate(selections):
         dropped_weights[request.class_name] = dropped_weights.get(request.class_name, 0) + dropped
+        for what, count in lost.items():
+            skipped[request.class_name][what] = skipped[request.class_name].get(what, 0) + count
         weights *= request.weight
         negative[request.class_name] = negative.get(request.class_name, 0) + int(
             (weights < 0).sum())
@@ -313,18 +332,18 @@ def prepare(name, layout, requests, cuts, weight_expressions, options):
         return Split(split_name, reader, *arrays, layout, chunk_events)
 
     return Dataset(name, class_names, make("training", training), make("test", test), negative,
-                   sources, dropped_weights)
+                   sources, dropped_weights, skipped)
 
 
 def _select_here(jobs, layout, chunk_events, nonfinite):
     """Every tree of ``jobs`` (request, cut, weight expression) opened in this process:
-    (sources, reader, [(request, entries, weights, dropped) per tree])."""
+    (sources, reader, [(request, entries, weights, dropped, skipped) per tree])."""
     bound, selections = [], []
     for request, cut, weight_expression in jobs:
         for source in resolve_trees(request.spec):
-            bound.append(_BoundSource(source, layout, chunk_events))
-            selections.append((request, *_select(bound[-1], cut, weight_expression,
-                                                 chunk_events, nonfinite)))
+            bound.append(_BoundSource(source, layout, chunk_events, cut, weight_expression))
+            selections.append((request, *_select(bound[-1], bound[-1].selection, chunk_events,
+                                                 nonfinite)))
     return [item.source for item in bound], LocalReader(bound, nonfinite), selections
 
 
@@ -348,38 +367,59 @@ def _select_on_dask(jobs, layout, chunk_events, nonfinite, scheduler):
     return sources, reader, selections
 
 
-def _select(item, cut, weight_expression, chunk_events, nonfinite):
-    """Entry numbers passing ``cut``, their event weights, and how many were dropped for a
-    NaN or infinite weight (NonFinite=DROP), read chunk by chunk."""
-    expressions = {}
-    if cut:
-        expressions["cut"] = cut
-    if weight_expression:
-        expressions["weight expression"] = weight_expression
-    columns = ExpressionColumns(item.source, expressions, item.aliases) if expressions else None
-    entries, weights, dropped = [], [], 0
+def _select(item, columns, chunk_events, nonfinite):
+    """Entry numbers of ``item`` passing the cut of ``columns`` (selection_columns), their
+    weights, how many were dropped for a NaN or infinite weight or cut (NonFinite=DROP),
+    and {what: events skipped because an expression has no value for them}, read chunk by
+    chunk."""
+    entries, weights, dropped, skipped = [], [], 0, {}
     total = item.source.num_entries
     for start in range(0, total, chunk_events * 8):  # only a few numbers per event here
         stop = min(total, start + chunk_events * 8)
-        values = columns.read(start, stop) if columns else {}
-        mask = values["cut"] != 0 if "cut" in values else np.ones(stop - start, bool)
-        weight = (values["weight expression"].astype(np.float64) if "weight expression" in values
-                  else np.ones(stop - start))
-        bad = mask & ~np.isfinite(weight)
-        if bad.any():
-            if nonfinite == "ERROR":
-                raise DataError(
-                    f"{item.source.label}: entry {start + int(np.flatnonzero(bad)[0])} has a NaN "
-                    f"or infinite weight from {weight_expression!r} ({int(bad.sum())} such "
-                    f"events in entries {start}-{stop - 1}); fix the input or drop such events "
-                    f"with NonFinite=DROP")
-            dropped += int(bad.sum())
-            mask &= ~bad
+        values = columns.evaluate(columns.labels, start, stop)
+        mask = np.ones(stop - start, bool)
+        if "cut" in values:
+            passed, present = values["cut"]
+            if present is not None:
+                mask &= present
+            dropped += _nonfinite(mask, passed, item.source, start, stop, "cut",
+                                  columns.texts["cut"], nonfinite)
+            mask &= passed != 0
+        lost = {item.scalars.describe(label): absent
+                for label, absent in item.scalars.missing(start, stop).items()}
+        weight = np.ones(stop - start)
+        if "weight expression" in values:
+            weight, present = values["weight expression"]
+            weight = weight.astype(np.float64)
+            if present is not None:
+                lost[columns.describe("weight expression")] = ~present
+        for what, absent in lost.items():
+            skipped[what] = skipped.get(what, 0) + int((mask & absent).sum())
+            mask &= ~absent
+        dropped += _nonfinite(mask, weight, item.source, start, stop, "weight",
+                              columns.texts.get("weight expression"), nonfinite)
         entries.append(np.flatnonzero(mask) + start)
         weights.append(weight[mask])
     if not entries:
-        return np.empty(0, np.int64), np.empty(0), 0
-    return np.concatenate(entries).astype(np.int64), np.concatenate(weights), dropped
+        return np.empty(0, np.int64), np.empty(0), 0, {}
+    return np.concatenate(entries).astype(np.int64), np.concatenate(weights), dropped, skipped
+
+
+def _nonfinite(mask, values, source, start, stop, what, text, nonfinite):
+    """Events of ``mask`` whose ``values`` are NaN or infinite: NonFinite=ERROR raises,
+    DROP removes them from ``mask`` and returns how many."""
+    if values.dtype.kind != "f":
+        return 0
+    bad = mask & ~np.isfinite(values)
+    if not bad.any():
+        return 0
+    if nonfinite == "ERROR":
+        raise DataError(
+            f"{source.label}: entry {start + int(np.flatnonzero(bad)[0])} has a NaN or "
+            f"infinite {what} from {text!r} ({int(bad.sum())} such events in entries "
+            f"{start}-{stop - 1}); fix the input or drop such events with NonFinite=DROP")
+    mask &= ~bad
+    return int(bad.sum())
 
 
 def _split_class(class_name, parts, options):

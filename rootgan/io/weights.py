@@ -6,7 +6,8 @@ Layout (every entry readable in ROOT's TBrowser):
                       events and time, the input files with their sizes and SHA-256 hashes
   ``options_given``   TObjString: the option string as the user wrote it
   ``options``         TObjString, JSON: every resolved option
-  ``variables``       TObjString, JSON: variables, arrays, spectators, conditions, aliases
+  ``variables``       TObjString, JSON: variables, arrays, spectators, conditions, and the
+                      expression of each
   ``method``          TObjString, JSON: method-specific settings (e.g. the pixel transform)
   ``parameters``      TTree, one entry per array: ``name`` (string), ``shape`` and
                       ``values`` (float32, flattened in C order)

@@ -10,7 +10,7 @@ import re
 
 from ..errors import DataError, OptionError
 from ..io.dataset import Layout, TreeRequest, prepare
-from ..io.expressions import combine_cuts
+from ..io.expressions import combine_cuts, parse
 from ..options import Option, OptionSet
 from .types import Types
 
@@ -68,7 +68,6 @@ class DataLoader:
         self._arrays = {}
         self._scalars = {}       # label -> expression, every role
         self._roles = {}         # label -> "variable", "spectator", "condition", "target"
-        self._aliases = {}
         self._requests = []
         self._cuts = {}          # class name ("" = every class) -> cut
         self._weights = {}       # class name ("" = every class) -> weight expression
@@ -126,17 +125,11 @@ class DataLoader:
             raise DataError(f"cannot read the {role} {expression!r}; write a branch name, an "
                             f"expression, or 'alias := expression'")
         self._claim(label, role)
-        if separator:
-            if not _IDENTIFIER.match(label):
-                raise DataError(f"the alias {label!r} in {expression!r} must be a name "
-                                f"(letters, digits, _)")
-            # uproot prefers a branch over an alias of the same name ("pt := pt/1000"),
-            # so the alias gets a name no branch has
-            internal = f"rootgan_alias_{label}"
-            self._aliases[internal] = definition
-            self._scalars[label] = internal
-        else:
-            self._scalars[label] = definition
+        if separator and not _IDENTIFIER.match(label):
+            raise DataError(f"the alias {label!r} in {expression!r} must be a name "
+                            f"(letters, digits, _)")
+        parse(definition, f"{role} {label!r}")  # refused here, before any tree is opened
+        self._scalars[label] = definition
         self._roles[label] = role
 
     def _claim(self, label, role):
@@ -154,8 +147,7 @@ class DataLoader:
         """What a method needs to know about its inputs (saved in its weights file)."""
         return {"arrays": dict(self._arrays), "variables": self.labels("variable"),
                 "spectators": self.labels("spectator"), "conditions": self.labels("condition"),
-                "targets": self.labels("target"), "aliases": dict(self._aliases),
-                "expressions": dict(self._scalars)}
+                "targets": self.labels("target"), "expressions": dict(self._scalars)}
 
     def labels(self, role):
         """The labels of one role in declaration order ('array' for AddVariablesArray)."""
@@ -193,7 +185,7 @@ class DataLoader:
         if key not in _TREE_TYPES:
             raise DataError(f"tree type {treetype!r} is not known; use 'Training', 'Test' (or "
                             f"TMVA.Types.kTraining, kTesting), or leave it empty for both")
-        self._requests.append(TreeRequest(tree, class_name, weight, str(cut or ""),
+        self._requests.append(TreeRequest(tree, class_name, weight, _checked(cut, "cut"),
                                           _TREE_TYPES[key]))
 
     def SetSignalWeightExpression(self, expression):
@@ -205,14 +197,14 @@ class DataLoader:
     def SetWeightExpression(self, expression, className=""):
         """Per-event weights of one class ('' = every class); negative weights are kept
         and counted in the summary."""
-        self._weights[str(className)] = str(expression)
+        self._weights[str(className)] = _checked(expression, "weight expression")
 
     def SetCut(self, cut, className=""):
-        self._cuts[str(className)] = str(cut)
+        self._cuts[str(className)] = _checked(cut, "cut")
 
     def AddCut(self, cut, className=""):
         key = str(className)
-        self._cuts[key] = combine_cuts(self._cuts.get(key, ""), str(cut))
+        self._cuts[key] = combine_cuts(self._cuts.get(key, ""), _checked(cut, "cut"))
 
     # -- preparation ---------------------------------------------------------------------
     def PrepareTrainingAndTestTree(self, *args, **keywords):
@@ -231,10 +223,12 @@ class DataLoader:
         cuts_given = texts[:-1] if len(texts) >= 2 else texts
         options = prepare_options(class_names).parse(options_text, keywords)
 
+        for given in cuts_given:
+            _checked(given, "cut")
         cuts = {name: self._class_cut(name, cuts_given, class_names) for name in class_names}
         weights = {name: self._weights.get(name) or self._weights.get("", "")
                    for name in class_names}
-        layout = Layout(self._arrays, self._scalars, self._aliases, self._roles)
+        layout = Layout(self._arrays, self._scalars, self._roles)
         self.dataset = prepare(self._name, layout, self._requests, cuts, weights, options)
         print(self.dataset.summary())
         return self.dataset
@@ -249,6 +243,15 @@ class DataLoader:
         else:
             given = cuts_given[0] if cuts_given else ""
         return combine_cuts(given, self._cuts.get(""), self._cuts.get(name))
+
+
+def _checked(text, what):
+    """``text`` (a cut or weight expression; empty or None: none) as a string, refused here
+    with an ExpressionError if it is not a valid expression."""
+    text = "" if text is None else str(text)
+    if text.strip():
+        parse(text, what)
+    return text
 
 
 def _check_type(kind, name):
