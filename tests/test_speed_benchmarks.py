@@ -90,6 +90,15 @@ def test_dask_generation_benchmark_reports_rates_the_task_cost_and_a_projection(
     assert re.search(r"projected: 100 million events on 100 workers.*: [\d.]+ minutes", output)
 
 
+def test_streaming_benchmark_compares_cuts_and_weights_with_a_baseline():
+    output = _run("bench_stream.py", "--budget", "2", "--factor", "2", "--cut",
+                  "pt > 100 && abs(eta) < 2", "--weight", "weight * 2", "--baseline", ROOT_DIR,
+                  "--repeat", "1")
+    assert f"baseline ({ROOT_DIR}):" in output and "this checkout:" in output
+    assert re.search(r"this checkout against .*: prepare [\d.]+x as fast, images/s [\d.]+x",
+                     output)
+
+
 def test_streaming_benchmark_reads_over_dask_within_the_budget():
     output = _run("bench_stream.py", "--budget", "2", "--factor", "3", "--scheduler", "local")
     assert re.search(r"one shuffled pass: [\d,]+ images in \d+ chunks, [\d.]+ s = [\d,]+ "
