@@ -551,12 +551,13 @@ class Binding:
                 continue
             if isinstance(index, Number) and index.is_integer:
                 if size is not None and index.value >= size:
-                    raise self.expression.error(index, f"index {index.value:g} is past the "
+                    raise self.expression.error(index, f"index {index.value:.0f} is past the "
                                                 f"end of dimension {dimension + 1} of {name} "
                                                 f"(size {size}, indices 0 to {size - 1})")
-                picks.append(int(index.value))
+                picks.append(int(min(index.value, _LONGEST)))
                 continue
-            if isinstance(index, Unary) and index.op == "-" and isinstance(index.operand, Number):
+            if (isinstance(index, Unary) and index.op == "-" and isinstance(index.operand, Number)
+                    and index.operand.value > 0):
                 raise self.expression.error(index, "a negative index picks nothing (ROOT does "
                                             "not count from the end); for the last element "
                                             f"write {name}[Length$({name})-1]")
@@ -647,6 +648,9 @@ def _positions(at, sizes):
 
 def _fixed_ragged(array, n, size):
     return Ragged(np.full(n, size, np.int64), _as_float(array).reshape(-1))
+
+
+_LONGEST = 2 ** 62  # more elements than any event holds: a literal index beyond is past the end
 
 
 class _Context:
